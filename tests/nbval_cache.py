@@ -1,0 +1,96 @@
+"""pytest plugin: hand every notebook that nbval executed cleanly to the book's execution cache.
+
+`make test` runs each chapter once, under ``pytest --nbval-lax``. Executing them again for the book
+would double the time of the test command, so this plugin collects the outputs nbval captured,
+writes them into the notebook, and stores the result in jupyter-cache (the store myst-nb reads in
+``execute_notebooks: cache`` mode). The book build that follows finds every chapter already
+executed. A notebook with any failing cell is not cached, so the book build would execute it
+again and fail there too: nothing that failed under nbval reaches the book as a success.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import nbformat
+import pytest
+
+CACHE_PATH = Path(__file__).resolve().parent.parent / "_build" / ".jupyter_cache"
+
+_cells: dict[Path, list] = defaultdict(list)
+_failed: set[Path] = set()
+_seconds: dict[Path, float] = defaultdict(float)
+
+
+def _notebook_of(item) -> Path | None:
+    if type(item).__name__ != "IPyNbCell":
+        return None
+    return Path(str(item.parent.fspath))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    path = _notebook_of(item)
+    start = time.perf_counter()
+    outcome = yield
+    if path is not None:
+        _seconds[path] += time.perf_counter() - start
+        if outcome.excinfo is not None:
+            _failed.add(path)
+        _cells[path].append((item.cell_num, getattr(item, "test_outputs", None) or []))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not _cells:
+        return
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache = get_cache(str(CACHE_PATH))
+    for path, cells in _cells.items():
+        if path in _failed:
+            continue
+        nb = nbformat.read(path, as_version=4)
+        executed = copy.deepcopy(nb)
+        code_cells = [c for c in executed.cells if c.cell_type == "code"]
+        outputs = dict(cells)
+        if len(outputs) != len(code_cells):
+            continue  # a partial run (e.g. -x) is not a clean execution
+        for number, cell in enumerate(code_cells):
+            cell.outputs = [_clean(out) for out in outputs[number]]
+            cell.execution_count = number + 1
+        nbformat.validate(executed)
+        cache.cache_notebook_bundle(
+            CacheBundleIn(
+                executed,
+                str(path),
+                data={"execution_seconds": _seconds[path]},
+            ),
+            check_validity=False,
+            overwrite=True,
+        )
+
+
+def _clean(out):
+    """nbval keeps raw kernel messages; make each one a valid nbformat output."""
+    out = nbformat.from_dict(dict(out))
+    kind = out["output_type"]
+    if kind == "stream":
+        return nbformat.v4.new_output("stream", name=out["name"], text=out["text"])
+    if kind == "display_data":
+        return nbformat.v4.new_output("display_data", data=out["data"], metadata=out.get("metadata", {}))
+    if kind == "execute_result":
+        return nbformat.v4.new_output(
+            "execute_result",
+            data=out["data"],
+            metadata=out.get("metadata", {}),
+            execution_count=out.get("execution_count"),
+        )
+    if kind == "error":
+        return nbformat.v4.new_output(
+            "error", ename=out["ename"], evalue=out["evalue"], traceback=out["traceback"]
+        )
+    raise ValueError(f"unexpected output type {kind!r} from nbval")

@@ -1,0 +1,44 @@
+"""vaelib: the small PyTorch library behind the course on variational autoencoders.
+
+The public surface, by responsibility:
+
+- :mod:`vaelib.runtime`: device choice and seeding
+- :mod:`vaelib.data`: MNIST as tensors (full or the bundled subset), binarization
+- :mod:`vaelib.nets`, :mod:`vaelib.models`: encoders, decoders, ``Autoencoder``, ``VAE``
+- :mod:`vaelib.losses`: closed-form KLs, log-likelihoods, the ELBO (nats per example)
+- :mod:`vaelib.train`: ``fit``, one model-agnostic training loop
+- :mod:`vaelib.evaluate`: test ELBO, importance-sampled log-likelihood, active units
+- :mod:`vaelib.checkpoint`: save and load models with their configuration
+- :mod:`vaelib.plots`, :mod:`vaelib.widgets`: figures, and slider explorers over latent spaces
+- :mod:`vaelib.checks`: the exercises' checks
+"""
+
+from . import checkpoint, data, evaluate, losses, models, nets, plots, runtime, train
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .data import ImageSet, binarize, fixed_binarization, load_mnist
+from .evaluate import active_units, bits_per_dim, evaluate_elbo, importance_log_likelihood
+from .losses import (
+    ElboTerms,
+    bernoulli_log_likelihood,
+    elbo,
+    gaussian_log_likelihood,
+    kl_diagonal_gaussians,
+    kl_standard_normal,
+)
+from .models import VAE, Autoencoder
+from .runtime import get_device, seed_everything
+from .train import History, NonFiniteLossError, fit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "checkpoint", "data", "evaluate", "losses", "models", "nets", "plots", "runtime", "train",
+    "save_checkpoint", "load_checkpoint", "CheckpointError",
+    "ImageSet", "load_mnist", "binarize", "fixed_binarization",
+    "Autoencoder", "VAE",
+    "ElboTerms", "elbo", "kl_standard_normal", "kl_diagonal_gaussians",
+    "bernoulli_log_likelihood", "gaussian_log_likelihood",
+    "fit", "History", "NonFiniteLossError",
+    "evaluate_elbo", "importance_log_likelihood", "bits_per_dim", "active_units",
+    "get_device", "seed_everything",
+]

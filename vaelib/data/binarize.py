@@ -1,0 +1,31 @@
+"""Turning grey levels into binary images, the data a Bernoulli likelihood is a likelihood for."""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["binarize", "fixed_binarization"]
+
+
+def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Dynamic binarization: each pixel is 1 with probability equal to its grey level.
+
+    Called on every minibatch, so the model sees a fresh binary draw of each digit at every epoch
+    (a regulariser, and the protocol behind the published binarized-MNIST likelihoods).
+
+    Args:
+        x: grey levels in [0, 1], any shape.
+        generator: a random generator on ``x``'s device, for a repeatable draw.
+
+    Returns:
+        A float tensor of 0s and 1s with the shape of ``x``.
+    """
+    if x.numel() and not (x.min() >= 0 and x.max() <= 1):
+        raise ValueError("binarize needs grey levels in [0, 1]; divide 0-255 images by 255 first.")
+    return torch.bernoulli(x, generator=generator)
+
+
+def fixed_binarization(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """One binarization, the same on every call and every machine: for a fixed test set."""
+    generator = torch.Generator().manual_seed(seed)
+    return binarize(x.detach().cpu(), generator=generator).to(x.device)
