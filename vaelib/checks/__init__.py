@@ -1,0 +1,98 @@
+"""Checks for the exercises: a clear pass, or a fail with a hint that points at the mistake.
+
+Each chapter's checks live in a module of this package (``vaelib.checks.autoencoders`` for
+chapter 1, ...). A check takes the learner's function or result, runs it on the CPU in seconds,
+and returns a :class:`CheckResult`; it never lets a traceback from the learner's code escape.
+An unwritten exercise (a stub that raises ``NotImplementedError``) is reported as such.
+
+With ``VAELIB_STRICT_CHECKS=1`` (set by ``make test`` and ``make book``) a failing check raises
+:class:`CheckFailed`, so a broken reference solution fails the build instead of printing a red
+line in the book.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..runtime import env_flag
+
+__all__ = ["CheckResult", "CheckFailed", "run_check", "Hint"]
+
+
+class CheckFailed(AssertionError):
+    """A check failed while ``VAELIB_STRICT_CHECKS`` is on."""
+
+
+class Hint(Exception):
+    """Raised inside a check body to fail with a message for the learner."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one exercise check.
+
+    Attributes:
+        name: the check's name, e.g. ``"kl_two_gaussians"``.
+        passed: whether the answer is right.
+        message: what was verified, or the hint that points at the mistake.
+    """
+
+    name: str
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        mark = "PASSED" if self.passed else "NOT YET"
+        return f"[{mark}] {self.name}: {self.message}"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        colour, mark = ("#1a7f37", "&#10004; passed") if self.passed else ("#b35900", "&#10008; not yet")
+        return (
+            f'<div class="vaelib-check" style="border-left:4px solid {colour};padding:4px 10px;">'
+            f'<b style="color:{colour}">{mark}</b> &mdash; <code>{html.escape(self.name)}</code>: '
+            f"{html.escape(self.message)}</div>"
+        )
+
+
+def run_check(name: str, body: Callable[[], str]) -> CheckResult:
+    """Run ``body``; its return value is the success message, a :class:`Hint` is the failure.
+
+    Any other exception raised by the learner's code becomes a failure naming the exception, so
+    the learner sees a hint instead of a traceback.
+    """
+    try:
+        result = CheckResult(name, True, body())
+    except Hint as hint:
+        result = CheckResult(name, False, str(hint))
+    except NotImplementedError:
+        result = CheckResult(name, False, "not written yet: replace the `raise NotImplementedError` "
+                                          "with your code, then run this cell again.")
+    except Exception as err:  # noqa: BLE001 - the learner's code may raise anything
+        result = CheckResult(
+            name, False, f"your code raised {type(err).__name__}: {err}. Read the message, fix the "
+                         "code, and run the cell again.")
+    _log(result)
+    if not result.passed and env_flag("VAELIB_STRICT_CHECKS"):
+        raise CheckFailed(str(result))
+    return result
+
+
+def _log(result: CheckResult) -> None:
+    """Append the result to ``$VAELIB_CHECK_LOG`` (one JSON object a line), for grading."""
+    target = os.environ.get("VAELIB_CHECK_LOG")
+    if not target:
+        return
+    with Path(target).open("a", encoding="utf-8") as f:
+        f.write(json.dumps({"check": result.name, "passed": result.passed,
+                            "message": result.message}) + "\n")

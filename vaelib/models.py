@@ -1,0 +1,162 @@
+"""The course's models: a deterministic autoencoder and the variational autoencoder.
+
+Shared vocabulary: ``x`` images (B, C, H, W); ``z`` codes (B, latent_dim); ``mu, logvar`` the mean
+and log-variance of q(z|x); ``decode`` returns *logits* (B, C, H, W), so the Bernoulli term can use
+the numerically stable ``binary_cross_entropy_with_logits``; ``sigmoid(logits)`` is the image.
+Each model keeps the arguments it was built with in ``config`` so a checkpoint can rebuild it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .nets import make_decoder, make_encoder
+
+__all__ = ["Autoencoder", "VAE", "LIKELIHOODS"]
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+MNIST_SHAPE = (1, 28, 28)
+
+
+class Autoencoder(nn.Module):
+    """A deterministic autoencoder: x -> z = encoder(x) -> logits = decoder(z).
+
+    Args:
+        latent_dim: size of the code z.
+        hidden: hidden layer sizes of the encoder (the decoder mirrors them).
+        image_shape: (C, H, W) of the images.
+        arch: ``"mlp"`` or ``"conv"``.
+        linear: no hidden layers and no non-linearity, for the comparison with PCA.
+    """
+
+    def __init__(self, latent_dim: int = 2, *, hidden: Sequence[int] = (400,),
+                 image_shape: Sequence[int] = MNIST_SHAPE, arch: str = "mlp", linear: bool = False):
+        super().__init__()
+        _check_latent_dim(latent_dim)
+        hidden = () if linear else tuple(int(h) for h in hidden)
+        self.config = dict(latent_dim=latent_dim, hidden=list(hidden), image_shape=list(image_shape),
+                           arch=arch, linear=linear)
+        self.latent_dim = latent_dim
+        self.image_shape = tuple(image_shape)
+        self.encoder = make_encoder(arch, image_shape, hidden, latent_dim)
+        self.decoder = make_decoder(arch, latent_dim, tuple(reversed(hidden)), image_shape)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> codes (B, latent_dim)."""
+        _check_images(x, self.image_shape)
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, latent_dim) -> logits (B, C, H, W)."""
+        _check_codes(z, self.latent_dim)
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1], shape of ``x``."""
+        return torch.sigmoid(self(x))
+
+
+class VAE(nn.Module):
+    """A variational autoencoder with a diagonal Gaussian q(z|x) and a N(0, I) prior.
+
+    The encoder outputs ``2 * latent_dim`` numbers per image: the mean and the log-variance of
+    q(z|x). Log-variance, not variance, so the network's output needs no positivity constraint
+    and tiny or huge variances are reachable without extreme weights.
+
+    Args:
+        latent_dim: size of z.
+        hidden: hidden layer sizes of the encoder (the decoder mirrors them).
+        image_shape: (C, H, W) of the images.
+        arch: ``"mlp"`` or ``"conv"``.
+        likelihood: ``"bernoulli"`` (for binary pixels) or ``"gaussian"`` (mean ``sigmoid(logits)``,
+            standard deviation sigma shared by all pixels).
+        sigma: the Gaussian's standard deviation, fixed, or its starting value when learned.
+        learn_sigma: learn sigma by gradient descent along with the networks.
+    """
+
+    def __init__(self, latent_dim: int = 20, *, hidden: Sequence[int] = (400,),
+                 image_shape: Sequence[int] = MNIST_SHAPE, arch: str = "mlp",
+                 likelihood: str = "bernoulli", sigma: float = 0.1, learn_sigma: bool = False):
+        super().__init__()
+        _check_latent_dim(latent_dim)
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood={likelihood!r} is unknown; use one of {LIKELIHOODS}.")
+        if not sigma > 0:
+            raise ValueError(f"sigma must be positive, got {sigma}.")
+        hidden = tuple(int(h) for h in hidden)
+        self.config = dict(latent_dim=latent_dim, hidden=list(hidden), image_shape=list(image_shape),
+                           arch=arch, likelihood=likelihood, sigma=sigma, learn_sigma=learn_sigma)
+        self.latent_dim = latent_dim
+        self.image_shape = tuple(image_shape)
+        self.likelihood = likelihood
+        self.encoder = make_encoder(arch, image_shape, hidden, 2 * latent_dim)
+        self.decoder = make_decoder(arch, latent_dim, tuple(reversed(hidden)), image_shape)
+        log_sigma = torch.tensor(math.log(sigma))
+        if learn_sigma:
+            self.log_sigma = nn.Parameter(log_sigma)
+        else:
+            self.register_buffer("log_sigma", log_sigma)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, C, H, W) -> (mu, logvar), each (B, latent_dim)."""
+        _check_images(x, self.image_shape)
+        mu, logvar = self.encoder(x).chunk(2, dim=1)  # (B, 2D) -> 2 x (B, D)
+        return mu, logvar
+
+    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """z = mu + sigma * eps with eps ~ N(0, I): a sample that gradients flow through."""
+        eps = torch.randn_like(mu)
+        return mu + torch.exp(0.5 * logvar) * eps
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, latent_dim) -> logits (B, C, H, W)."""
+        _check_codes(z, self.latent_dim)
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor):
+        """One pass: returns ``(logits, mu, logvar, z)`` with z a reparameterized sample."""
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar)
+        return self.decode(z), mu, logvar, z
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Decode ``n`` draws from the prior: mean images in [0, 1], (n, C, H, W)."""
+        if int(n) < 1:
+            raise ValueError(f"n must be a positive number of samples, got {n}.")
+        device = next(self.parameters()).device
+        z = torch.randn(int(n), self.latent_dim, generator=generator,
+                        device="cpu" if generator is not None else device).to(device)
+        return torch.sigmoid(self.decode(z))
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Decode the posterior mean of each image: mean images in [0, 1], shape of ``x``."""
+        mu, _ = self.encode(x)
+        return torch.sigmoid(self.decode(mu))
+
+
+def _check_latent_dim(latent_dim: int) -> None:
+    if not isinstance(latent_dim, int) or latent_dim < 1:
+        raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}.")
+
+
+def _check_images(x: torch.Tensor, image_shape: tuple[int, ...]) -> None:
+    if x.dim() != 4 or tuple(x.shape[1:]) != image_shape:
+        raise ValueError(
+            f"Expected images of shape (B, {', '.join(map(str, image_shape))}), got "
+            f"{tuple(x.shape)}. Reshape with x.view(-1, {', '.join(map(str, image_shape))})."
+        )
+
+
+def _check_codes(z: torch.Tensor, latent_dim: int) -> None:
+    if z.dim() != 2 or z.shape[1] != latent_dim:
+        raise ValueError(f"Expected codes of shape (B, {latent_dim}), got {tuple(z.shape)}.")

@@ -1,0 +1,282 @@
+"""Figures for the chapters: tensors in, a matplotlib ``Figure`` out.
+
+Every function builds its own ``matplotlib.figure.Figure`` (no pyplot state), with an opaque
+white background so the figure stays readable in the book's dark theme, colour-blind-safe colours,
+and a title that says what to look at. In a notebook, a returned figure is shown as the cell's
+result (after ``%matplotlib inline``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+
+import matplotlib as mpl
+import numpy as np
+import torch
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+__all__ = [
+    "DIGIT_COLOURS",
+    "image_grid",
+    "reconstructions",
+    "training_curves",
+    "latent_scatter",
+    "manifold_grid",
+    "interpolation",
+    "traversal_grid",
+]
+
+# Paul Tol's "muted" scheme (designed to stay distinguishable under colour-vision deficiency)
+# plus a neutral grey: ten classes, one colour each.
+DIGIT_COLOURS = ["#332288", "#88CCEE", "#44AA99", "#117733", "#999933",
+                 "#DDCC77", "#CC6677", "#882255", "#AA4499", "#777777"]
+LINE_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]  # Okabe-Ito
+
+_STYLE = {
+    "figure.facecolor": "white",
+    "axes.facecolor": "white",
+    "savefig.facecolor": "white",
+    "figure.dpi": 100,
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.prop_cycle": mpl.cycler(color=LINE_COLOURS),
+    "image.cmap": "gray",
+}
+
+
+@contextmanager
+def _style():
+    with mpl.rc_context(_STYLE):
+        yield
+
+
+def _figure(width: float, height: float) -> Figure:
+    with _style():
+        fig = Figure(figsize=(width, height), layout="constrained")
+    fig.patch.set_facecolor("white")
+    return fig
+
+
+def _as_images(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    """(N, 1, H, W) or (N, H, W) tensors -> (N, H, W) numpy array in [0, 1]."""
+    arr = x.detach().cpu().float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if arr.ndim == 4:
+        if arr.shape[1] != 1:
+            raise ValueError(f"Expected single-channel images (N, 1, H, W), got {arr.shape}.")
+        arr = arr[:, 0]  # (N, 1, H, W) -> (N, H, W)
+    if arr.ndim != 3:
+        raise ValueError(f"Expected images of shape (N, 1, H, W) or (N, H, W), got {arr.shape}.")
+    return np.clip(arr, 0.0, 1.0)
+
+
+def _tile(images: np.ndarray, ncols: int, pad: int = 1) -> np.ndarray:
+    """(N, H, W) -> one (rows*(H+pad), cols*(W+pad)) mosaic with thin grey separators."""
+    n, h, w = images.shape
+    nrows = -(-n // ncols)
+    canvas = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad), 0.5)
+    for i, img in enumerate(images):
+        r, c = divmod(i, ncols)
+        canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = img
+    return canvas
+
+
+def image_grid(images: torch.Tensor, *, ncols: int = 10, title: str = "",
+               row_labels: Sequence[str] | None = None, scale: float = 0.6) -> Figure:
+    """Show images as one mosaic.
+
+    Args:
+        images: (N, 1, H, W) or (N, H, W), values in [0, 1].
+        ncols: images per row.
+        title: what the reader should see.
+        row_labels: optional text to the left of each row.
+        scale: inches per image.
+    """
+    imgs = _as_images(images)
+    nrows = -(-len(imgs) // ncols)
+    fig = _figure(max(3.0, scale * ncols + (1.0 if row_labels else 0.0)), scale * nrows + 0.5)
+    ax = fig.add_subplot()
+    mosaic = _tile(imgs, ncols)
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    if row_labels:
+        h = imgs.shape[1] + 1
+        ax.set_yticks([1 + h * i + h / 2 for i in range(len(row_labels))], list(row_labels))
+        ax.tick_params(axis="y", length=0)
+    else:
+        ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def reconstructions(x: torch.Tensor, x_hat: torch.Tensor, *, n: int = 10, title: str = "",
+                    labels: Sequence[str] = ("input", "reconstruction")) -> Figure:
+    """Inputs in the top row, their reconstructions below.
+
+    Args:
+        x: inputs, (N, 1, H, W).
+        x_hat: reconstructions in [0, 1], the same shape (or a list of such tensors, one row each).
+        n: how many columns.
+    """
+    rows = [x[:n]] + (list(x_hat) if isinstance(x_hat, (list, tuple)) else [x_hat])
+    rows = [r[:n] for r in rows]
+    if isinstance(x_hat, (list, tuple)) and len(labels) != len(rows):
+        raise ValueError(f"Give one label per row: {len(rows)} rows, {len(labels)} labels.")
+    stacked = torch.cat([torch.as_tensor(r).detach().cpu().float() for r in rows])
+    return image_grid(stacked, ncols=n, title=title or "Inputs and their reconstructions",
+                      row_labels=list(labels))
+
+
+def _smooth(values: Sequence[float], window: int) -> np.ndarray:
+    v = np.asarray(values, dtype=float)
+    if window <= 1 or len(v) < window:
+        return v
+    kernel = np.ones(window) / window
+    head = np.cumsum(v[: window - 1]) / np.arange(1, window)  # partial means at the start
+    return np.concatenate([head, np.convolve(v, kernel, mode="valid")])
+
+
+def training_curves(history, *, keys: Sequence[str] = ("loss",), eval_keys: Sequence[str] = (),
+                    title: str = "Training", smooth: int = 50, ylabel: str = "nats per example",
+                    separate: bool = False) -> Figure:
+    """Per-step training terms (smoothed) and periodic evaluations against the step.
+
+    Args:
+        history: a :class:`vaelib.train.History`.
+        keys: training terms to draw, e.g. ``("reconstruction", "kl")``.
+        eval_keys: evaluated terms to draw as markers, e.g. ``("test_elbo",)``.
+        smooth: moving-average window over steps.
+        separate: one panel per key (for terms of very different sizes).
+    """
+    panels = len(keys) if separate else 1
+    fig = _figure(4.2 * panels if separate else 6.0, 3.4)
+    axes = fig.subplots(1, panels, squeeze=False)[0]
+    for i, key in enumerate(keys):
+        if key not in history.train:
+            raise KeyError(f"History has no training term {key!r}; it has {sorted(history.train)}.")
+        ax = axes[i if separate else 0]
+        colour = LINE_COLOURS[i % len(LINE_COLOURS)]
+        ax.plot(history.steps, history.train[key], color=colour, alpha=0.2, lw=0.8)
+        ax.plot(history.steps, _smooth(history.train[key], smooth), color=colour, lw=1.8,
+                label=f"{key} (train, {smooth}-step mean)")
+        if separate:
+            ax.set_title(key)
+    for j, key in enumerate(eval_keys):
+        steps, values = history.eval_series(key)
+        ax = axes[min(j, panels - 1)] if separate else axes[0]
+        ax.plot(steps, values, "o--", color=LINE_COLOURS[(len(keys) + j) % len(LINE_COLOURS)],
+                label=f"{key} (evaluation)")
+    for ax in axes:
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel(ylabel)
+        ax.legend(frameon=False, fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    return fig
+
+
+def latent_scatter(z: torch.Tensor, labels: torch.Tensor, *, title: str = "",
+                   max_points: int = 5000, ax_labels: tuple[str, str] = ("$z_1$", "$z_2$")) -> Figure:
+    """2-D codes as points coloured by class (digit).
+
+    Args:
+        z: (N, 2) codes.
+        labels: (N,) integer classes 0-9.
+    """
+    z = torch.as_tensor(z).detach().cpu().float()
+    if z.dim() != 2 or z.shape[1] != 2:
+        raise ValueError(f"latent_scatter draws 2-D codes (N, 2); got {tuple(z.shape)}. "
+                         "Project higher-dimensional codes first (e.g. PCA).")
+    y = torch.as_tensor(labels).detach().cpu().numpy()
+    z = z[:max_points].numpy()
+    y = y[:max_points]
+    fig = _figure(5.6, 4.8)
+    ax = fig.add_subplot()
+    cmap = ListedColormap(DIGIT_COLOURS)
+    points = ax.scatter(z[:, 0], z[:, 1], c=y, cmap=cmap, vmin=-0.5, vmax=9.5, s=6, alpha=0.8,
+                        linewidths=0)
+    cbar = fig.colorbar(points, ax=ax, ticks=range(10))
+    cbar.set_label("digit")
+    ax.set_xlabel(ax_labels[0])
+    ax.set_ylabel(ax_labels[1])
+    ax.set_title(title or "Codes of test images, coloured by digit")
+    ax.set_aspect("equal", adjustable="datalim")
+    return fig
+
+
+def manifold_grid(decode: Callable[[torch.Tensor], torch.Tensor], *, n: int = 15,
+                  extent: tuple[float, float] = (-2.5, 2.5), title: str = "",
+                  points: torch.Tensor | None = None, device: str | torch.device = "cpu") -> Figure:
+    """Decode an n x n grid of 2-D codes and show the images in place.
+
+    Args:
+        decode: maps codes (M, 2) to images in [0, 1] (M, 1, H, W).
+        n: grid points per axis.
+        extent: the range covered on both axes.
+        points: optional (M, 2) codes to draw on top (e.g. encoded test images).
+    """
+    lo, hi = extent
+    axis = torch.linspace(lo, hi, n)
+    # Row 0 of the mosaic is the top of the plot, so z_2 runs from hi down to lo.
+    zz = torch.stack(torch.meshgrid(axis, axis.flip(0), indexing="xy"), dim=-1).reshape(-1, 2)
+    with torch.no_grad():
+        imgs = _as_images(decode(zz.to(device)))
+    mosaic = _tile(imgs, n, pad=0)
+    fig = _figure(6.0, 6.0)
+    ax = fig.add_subplot()
+    step = (hi - lo) / (n - 1)
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1,
+              extent=(lo - step / 2, hi + step / 2, lo - step / 2, hi + step / 2))
+    if points is not None:
+        p = torch.as_tensor(points).detach().cpu().numpy()
+        ax.scatter(p[:, 0], p[:, 1], s=3, c=LINE_COLOURS[1], alpha=0.5, linewidths=0)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title or "Decoded images over a grid of codes")
+    return fig
+
+
+def interpolation(images: torch.Tensor, *, title: str = "", row_labels: Sequence[str] | None = None,
+                  ncols: int | None = None) -> Figure:
+    """Show one or more interpolation paths (each row: start, ..., end).
+
+    Args:
+        images: (rows * steps, 1, H, W) in row-major order.
+        ncols: steps per row (default: all images in one row).
+    """
+    imgs = _as_images(images)
+    return image_grid(torch.from_numpy(imgs), ncols=ncols or len(imgs),
+                      title=title or "Decoding codes along a straight line", row_labels=row_labels)
+
+
+def traversal_grid(decode: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor, *,
+                   dims: Sequence[int] | None = None, values: Sequence[float] = tuple(np.linspace(-2.5, 2.5, 9)),
+                   title: str = "", dim_names: Sequence[str] | None = None) -> Figure:
+    """Vary one latent dimension at a time around ``z0``: one row per dimension.
+
+    This is the static version of the slider explorer: each row shows what one slider does.
+
+    Args:
+        decode: maps codes (M, D) to images in [0, 1].
+        z0: the base code, (D,).
+        dims: which dimensions get a row (default: all).
+        values: the values each dimension takes, left to right.
+    """
+    z0 = torch.as_tensor(z0).detach().reshape(-1)
+    dims = list(range(z0.numel())) if dims is None else list(dims)
+    vals = torch.as_tensor(list(values), dtype=z0.dtype)
+    codes = z0.repeat(len(dims) * len(vals), 1)  # (rows*cols, D)
+    for r, d in enumerate(dims):
+        codes[r * len(vals):(r + 1) * len(vals), d] = vals
+    with torch.no_grad():
+        imgs = decode(codes.to(z0.device))
+    names = list(dim_names) if dim_names is not None else [f"$z_{{{d + 1}}}$" for d in dims]
+    fig = image_grid(imgs.detach().cpu(), ncols=len(vals), row_labels=names,
+                     title=title or f"Each row moves one latent from {float(vals[0]):g} to {float(vals[-1]):g}")
+    return fig
