@@ -3,19 +3,36 @@
 The public surface, by responsibility:
 
 - :mod:`vaelib.runtime`: device choice and seeding
-- :mod:`vaelib.data`: MNIST as tensors (full or the bundled subset), binarization
+- :mod:`vaelib.data`: MNIST as tensors (full or the bundled subset), binarization, sprites
 - :mod:`vaelib.nets`, :mod:`vaelib.models`: encoders, decoders, ``Autoencoder``, ``VAE``
 - :mod:`vaelib.losses`: closed-form KLs, log-likelihoods, the ELBO (nats per example)
 - :mod:`vaelib.train`: ``fit``, one model-agnostic training loop
 - :mod:`vaelib.evaluate`: test ELBO, importance-sampled log-likelihood, active units
+- :mod:`vaelib.disentanglement`: the mutual information gap (MIG)
+- :mod:`vaelib.schedules`: KL weight schedules (warm-up, cyclical)
+- :mod:`vaelib.recipes`: training recipes shared by the chapters and the benchmarks
 - :mod:`vaelib.checkpoint`: save and load models with their configuration
 - :mod:`vaelib.plots`, :mod:`vaelib.widgets`: figures, and slider explorers over latent spaces
 - :mod:`vaelib.checks`: the exercises' checks
 """
 
-from . import checkpoint, data, evaluate, losses, models, nets, plots, runtime, train
+from . import (
+    checkpoint,
+    data,
+    disentanglement,
+    evaluate,
+    losses,
+    models,
+    nets,
+    plots,
+    recipes,
+    runtime,
+    schedules,
+    train,
+)
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .data import ImageSet, binarize, fixed_binarization, load_mnist
+from .data import ImageSet, SpriteSet, binarize, fixed_binarization, load_mnist, make_sprites
+from .disentanglement import encode_means, mutual_information_gap
 from .evaluate import active_units, bits_per_dim, evaluate_elbo, importance_log_likelihood
 from .losses import (
     ElboTerms,
@@ -32,7 +49,9 @@ from .train import History, NonFiniteLossError, fit
 __version__ = "0.1.0"
 
 __all__ = [
-    "checkpoint", "data", "evaluate", "losses", "models", "nets", "plots", "runtime", "train",
+    "checkpoint", "data", "disentanglement", "evaluate", "losses", "models", "nets", "plots",
+    "recipes", "runtime", "schedules", "train",
+    "SpriteSet", "make_sprites", "mutual_information_gap", "encode_means",
     "save_checkpoint", "load_checkpoint", "CheckpointError",
     "ImageSet", "load_mnist", "binarize", "fixed_binarization",
     "Autoencoder", "VAE",

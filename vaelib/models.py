@@ -160,3 +160,4 @@ def _check_images(x: torch.Tensor, image_shape: tuple[int, ...]) -> None:
 def _check_codes(z: torch.Tensor, latent_dim: int) -> None:
     if z.dim() != 2 or z.shape[1] != latent_dim:
         raise ValueError(f"Expected codes of shape (B, {latent_dim}), got {tuple(z.shape)}.")
+

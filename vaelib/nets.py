@@ -58,6 +58,7 @@ class MLPDecoder(nn.Module):
         return self.net(z).unflatten(1, self.image_shape)  # (B, C*H*W) -> (B, C, H, W)
 
 
+
 class ConvEncoder(nn.Module):
     """Strided 4x4 convolutions, each halving the image, then an MLP head.
 
@@ -102,6 +103,7 @@ class ConvDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.deconv(self.head(z).unflatten(1, self.start))  # (B, F) -> (B, c, h, w) -> image
+
 
 
 def _check_conv_shape(image_shape: Sequence[int], depth: int) -> tuple[int, int, int]:

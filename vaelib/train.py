@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from .runtime import env_flag
+
 __all__ = ["fit", "History", "NonFiniteLossError", "cosine_lr"]
 
 
@@ -159,9 +161,10 @@ def fit(
     history = History()
     order = torch.empty(0, dtype=torch.long)
     cursor = 0
-    # Passing disable only when asked lets TQDM_DISABLE=1 (set for the static book) still apply.
-    bar = tqdm(total=steps, desc=desc, dynamic_ncols=True, leave=True,
-               **({} if progress else {"disable": True}))
+    # TQDM_DISABLE=1 (set when the static book is built) turns the live bar off but keeps the
+    # closing summary line; tqdm's notebook bar ignores that variable, so it is read here.
+    show_bar = progress and not env_flag("TQDM_DISABLE")
+    bar = tqdm(total=steps, desc=desc, disable=not show_bar, dynamic_ncols=True, leave=True)
     model.train()
     step = 0
     try:
@@ -197,7 +200,7 @@ def fit(
             history.seconds += time.perf_counter() - start
             history.record(step + 1, dict(zip(terms, values, strict=True)))
 
-            if progress and (step % 25 == 0 or step == steps - 1):
+            if show_bar and (step % 25 == 0 or step == steps - 1):
                 bar.set_postfix({k: f"{v:.2f}" for k, v in zip(terms, values, strict=True)}, refresh=False)
             bar.update(1)
             if eval_fn is not None and eval_every is not None and (step + 1) % eval_every == 0 \

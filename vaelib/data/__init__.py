@@ -1,6 +1,23 @@
-"""Data sets as preloaded tensors: MNIST (full or bundled subset) and binarization."""
+"""Data sets as preloaded tensors: MNIST (full or bundled subset), binarization, and procedural
+dSprites-like sprites with known generative factors."""
 
 from .binarize import binarize, fixed_binarization
 from .mnist import ImageSet, default_root, load_mnist
+from .sprites import (
+    FACTOR_NAMES,
+    SHAPES,
+    SpriteFactors,
+    SpriteSet,
+    dsprites_factors,
+    equivalent_orientations,
+    full_dsprites_grid,
+    load_dsprites_npz,
+    make_sprites,
+    sprite_factors,
+)
 
-__all__ = ["ImageSet", "load_mnist", "default_root", "binarize", "fixed_binarization"]
+__all__ = [
+    "ImageSet", "load_mnist", "default_root", "binarize", "fixed_binarization",
+    "SpriteFactors", "SpriteSet", "make_sprites", "sprite_factors", "dsprites_factors",
+    "full_dsprites_grid", "load_dsprites_npz", "equivalent_orientations", "SHAPES", "FACTOR_NAMES",
+]

@@ -20,9 +20,21 @@ def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch
     Returns:
         A float tensor of 0s and 1s with the shape of ``x``.
     """
-    if x.numel() and not (x.min() >= 0 and x.max() <= 1):
-        raise ValueError("binarize needs grey levels in [0, 1]; divide 0-255 images by 255 first.")
-    return torch.bernoulli(x, generator=generator)
+    if x.device.type != "cpu" and x.numel():
+        # On a GPU an out-of-range probability is a device-side assert that poisons the whole
+        # CUDA context, so check first (one reduction).
+        lo, hi = torch.aminmax(x)
+        if not (lo >= 0 and hi <= 1):
+            raise ValueError("binarize needs grey levels in [0, 1]; divide 0-255 images by 255 first.")
+    try:
+        # On the CPU torch.bernoulli validates the probabilities itself: no extra pass over x.
+        return torch.bernoulli(x, generator=generator)
+    except RuntimeError as err:
+        if "0 <= p" in str(err) or "p_in" in str(err):
+            raise ValueError(
+                "binarize needs grey levels in [0, 1]; divide 0-255 images by 255 first."
+            ) from err
+        raise
 
 
 def fixed_binarization(x: torch.Tensor, seed: int = 0) -> torch.Tensor:

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vaelib.recipes import COURSE_RECIPE, PLAIN_RECIPE, Recipe, train_vae
+
+
+def test_recipes_differ_only_in_how_they_train():
+    assert PLAIN_RECIPE.steps == COURSE_RECIPE.steps  # compared at the same budget
+    assert (PLAIN_RECIPE.latent_dim, PLAIN_RECIPE.hidden) == (COURSE_RECIPE.latent_dim, COURSE_RECIPE.hidden) == (20, (400,))
+    assert PLAIN_RECIPE.lr == 1e-3 and PLAIN_RECIPE.schedule == "constant" and PLAIN_RECIPE.batch_size == 100
+    assert COURSE_RECIPE.with_steps(10).steps == 10 and COURSE_RECIPE.with_steps(10).lr == COURSE_RECIPE.lr
+
+
+def test_unknown_schedule():
+    with pytest.raises(ValueError, match="schedule='step' is unknown"):
+        Recipe(name="x", steps=1, schedule="step")
+
+
+def test_train_vae_is_reproducible():
+    x = torch.rand(100, 1, 28, 28)
+    recipe = COURSE_RECIPE.with_steps(5)
+    a, ha = train_vae(recipe, x, progress=False)
+    b, hb = train_vae(recipe, x, progress=False)
+    assert ha.train["loss"] == hb.train["loss"]
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)

@@ -1,0 +1,105 @@
+"""Checks for the exercises of chapter 4 (the variational autoencoder)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+
+from . import CheckResult, Hint, run_check
+
+__all__ = ["check_bound_order_answer", "check_negative_elbo", "check_importance_sampling_experiment"]
+
+
+def check_bound_order_answer(answer: str) -> CheckResult:
+    """Exercise 'which number is closest to log p(x)?'."""
+
+    def body() -> str:
+        choice = str(answer).strip().lower().strip("()")
+        hints = {
+            "a": "the ELBO is the loosest of the three: it is the K = 1 case of the importance-"
+                 "sampled bound, and the bound can only tighten as K grows.",
+            "b": "K = 10 is tighter than the ELBO, but K = 1000 averages more samples inside the "
+                 "logarithm and is tighter still (on average).",
+            "d": "all three are lower bounds on log p(x) in expectation, so none of them can be "
+                 "above it on average; they are not equally close either.",
+        }
+        if choice in hints:
+            raise Hint(hints[choice])
+        if choice != "c":
+            raise Hint("answer with one letter, 'a' to 'd'.")
+        return ("right: every estimate is a lower bound in expectation, and the bound tightens "
+                "as K grows; K = 1000 is the closest of the three.")
+
+    return run_check("bound_order", body)
+
+
+def _reference(logits, x, mu, logvar):
+    rec = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
+    return -(rec - kl).mean(), rec, kl
+
+
+def check_negative_elbo(fn: Callable) -> CheckResult:
+    """Exercise 'the VAE loss': -ELBO, summed over pixels and latents, averaged over the batch."""
+
+    def body() -> str:
+        gen = torch.Generator().manual_seed(3)
+        logits = torch.randn(16, 1, 28, 28, generator=gen) * 2
+        x = torch.bernoulli(torch.full((16, 1, 28, 28), 0.3), generator=gen)
+        mu = torch.randn(16, 5, generator=gen)
+        logvar = torch.randn(16, 5, generator=gen) * 0.5
+        got = fn(logits, x, mu, logvar)
+        if not isinstance(got, torch.Tensor) or got.dim() != 0:
+            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            raise Hint(f"return one number for the batch (a 0-d tensor), got {shape}: "
+                       "average the per-example values over the batch.")
+        want, rec, kl = _reference(logits, x, mu, logvar)
+        value = float(got)
+        if abs(value - float(want)) < 1e-3 * abs(float(want)):
+            return f"{value:.2f} nats per image, the negative ELBO."
+        candidates = {
+            "the KL term has the wrong sign: the loss is -(reconstruction - KL) = -reconstruction + KL.":
+                -(rec + kl).mean(),
+            "the KL is missing its factor 1/2: KL = 0.5 * sum(mu^2 + exp(logvar) - 1 - logvar).":
+                -(rec - 2 * kl).mean(),
+            "you averaged the reconstruction term over pixels: sum it over the 784 pixels.":
+                -(rec / 784 - kl).mean(),
+            "you averaged the KL over the latent dimensions: sum it over them.":
+                -(rec - kl / 5).mean(),
+            "you returned the ELBO, not the loss: the optimizer minimises -ELBO.":
+                (rec - kl).mean(),
+            "the KL uses logvar as the variance itself: the variance is exp(logvar).":
+                -(rec - 0.5 * (mu.pow(2) + logvar - 1 - torch.log(logvar.abs() + 1e-12)).sum(1)).mean(),
+        }
+        for hint, wrong in candidates.items():
+            if abs(value - float(wrong)) < 1e-3 * max(1.0, abs(float(wrong))):
+                raise Hint(hint)
+        raise Hint(f"got {value:.3f}, expected {float(want):.3f}. Compute the Bernoulli term with "
+                   "binary_cross_entropy_with_logits (summed over pixels), the closed-form KL "
+                   "(summed over latent dimensions), subtract, negate, average over the batch.")
+
+    return run_check("negative_elbo", body)
+
+
+def check_importance_sampling_experiment(estimates: Mapping[int, float], negative_elbo: float) -> CheckResult:
+    """Exercise 'K samples': test NLL estimates for K = 1, 10, 100 against the negative ELBO."""
+
+    def body() -> str:
+        if not isinstance(estimates, Mapping) or set(estimates) != {1, 10, 100}:
+            raise Hint("fill a dict with exactly the keys 1, 10 and 100.")
+        e = {k: float(v) for k, v in estimates.items()}
+        if any(v < 0 for v in e.values()):
+            raise Hint("report negative log-likelihoods (positive numbers of nats): negate the mean "
+                       "of importance_log_likelihood.")
+        if not (e[1] >= e[10] >= e[100]):
+            raise Hint(f"the estimates should fall as K grows (a tighter bound), but you have {e}. "
+                       "Use the same images and the same trained model for every K.")
+        if abs(e[1] - float(negative_elbo)) > 3.0:
+            raise Hint(f"with K = 1 the estimate is the ELBO, so it should be close to the negative "
+                       f"ELBO {float(negative_elbo):.1f}, not {e[1]:.1f}: same images?")
+        return (f"K = 1: {e[1]:.1f}, K = 10: {e[10]:.1f}, K = 100: {e[100]:.1f} nats; "
+                f"{e[1] - e[100]:.1f} nats of the ELBO's gap closed by 100 samples.")
+
+    return run_check("importance_sampling", body)
