@@ -2,6 +2,7 @@
 #   make book   execute every chapter and build the HTML book into _build/html
 #   make test   lint, unit tests, every notebook under nbval, then the book with warnings as errors
 #   make lab    JupyterLab with working widgets
+#   make student / make grade SUBMISSIONS=folder CHAPTER=01_autoencoders   assignments
 #   make clean  remove the build, the caches and the virtual environment
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -22,7 +23,7 @@ $(BUILD_TARGETS): export TQDM_DISABLE := 1
 $(BUILD_TARGETS): export PYTHONHASHSEED := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: book test lint unit notebooks book-from-cache lab clean venv
+.PHONY: book test lint unit notebooks book-from-cache lab clean venv student grade
 
 venv: $(STAMP)
 
@@ -53,6 +54,17 @@ notebooks: $(STAMP)
 book-from-cache: $(STAMP)
 	VAELIB_DEVICE=cpu $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is at $(abspath _build/html/index.html)"
+
+# Assignments: the student version of every chapter, and grading a folder of submissions.
+student: $(STAMP)
+	$(BIN)/python -m vaelib.assignments student --chapters chapters --out student
+
+CELL_TIMEOUT ?= 300
+TIMEOUT ?= 1800
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" -a -n "$(CHAPTER)" || { echo "usage: make grade SUBMISSIONS=folder CHAPTER=01_autoencoders"; exit 2; }
+	$(BIN)/python -m vaelib.assignments grade "$(SUBMISSIONS)" --chapter chapters/$(CHAPTER).ipynb \
+		--cell-timeout $(CELL_TIMEOUT) --timeout $(TIMEOUT)
 
 lab: $(STAMP) $(LAB_STAMP)
 	$(BIN)/jupyter lab chapters

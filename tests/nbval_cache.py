@@ -43,6 +43,26 @@ def pytest_runtest_call(item):
         _cells[path].append((item.cell_num, getattr(item, "test_outputs", None) or []))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A cell that hit nbval's time limit fails, even if the interrupt was handled.
+
+    nbval interrupts a cell that runs too long and then only marks the *following* cells as
+    expected failures. vaelib.fit turns an interrupt into an early, clean return (the model and
+    history are kept), so without this the timed-out cell would pass and the run would succeed.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    parent = getattr(item, "parent", None)
+    if (call.when == "call" and type(item).__name__ == "IPyNbCell" and report.passed
+            and getattr(parent, "timed_out", False) and not getattr(parent, "_timeout_reported", False)):
+        parent._timeout_reported = True
+        report.outcome = "failed"
+        report.longrepr = (f"{item.name} ran past the cell time limit (--nbval-cell-timeout) and was "
+                           "interrupted; the notebook is too slow for the test budget.")
+        _failed.add(_notebook_of(item))
+
+
 def pytest_sessionfinish(session, exitstatus):
     if not _cells:
         return

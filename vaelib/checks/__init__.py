@@ -13,15 +13,12 @@ line in the book.
 from __future__ import annotations
 
 import html
-import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..runtime import env_flag
 
-__all__ = ["CheckResult", "CheckFailed", "run_check", "Hint"]
+__all__ = ["CheckResult", "CheckFailed", "run_check", "Hint", "NOT_WRITTEN"]
 
 
 class CheckFailed(AssertionError):
@@ -65,34 +62,38 @@ class CheckResult:
         )
 
 
-def run_check(name: str, body: Callable[[], str]) -> CheckResult:
+NOT_WRITTEN = ("not written yet: replace the `raise NotImplementedError` with your code, then run "
+               "this cell again.")
+
+
+def run_check(name: str, body: Callable[[], str], *answers: object) -> CheckResult:
     """Run ``body``; its return value is the success message, a :class:`Hint` is the failure.
 
     Any other exception raised by the learner's code becomes a failure naming the exception, so
     the learner sees a hint instead of a traceback.
+
+    Args:
+        name: the check's name, shown with the result and read by the grader.
+        body: the check itself.
+        answers: the learner's answers; the student version of a notebook sets an unwritten
+            answer to ``NotImplemented``, which is reported as not written yet.
     """
+    if any(a is NotImplemented for a in answers):
+        return _finish(CheckResult(name, False, NOT_WRITTEN))
     try:
         result = CheckResult(name, True, body())
     except Hint as hint:
         result = CheckResult(name, False, str(hint))
     except NotImplementedError:
-        result = CheckResult(name, False, "not written yet: replace the `raise NotImplementedError` "
-                                          "with your code, then run this cell again.")
+        result = CheckResult(name, False, NOT_WRITTEN)
     except Exception as err:  # noqa: BLE001 - the learner's code may raise anything
         result = CheckResult(
             name, False, f"your code raised {type(err).__name__}: {err}. Read the message, fix the "
                          "code, and run the cell again.")
-    _log(result)
+    return _finish(result)
+
+
+def _finish(result: CheckResult) -> CheckResult:
     if not result.passed and env_flag("VAELIB_STRICT_CHECKS"):
         raise CheckFailed(str(result))
     return result
-
-
-def _log(result: CheckResult) -> None:
-    """Append the result to ``$VAELIB_CHECK_LOG`` (one JSON object a line), for grading."""
-    target = os.environ.get("VAELIB_CHECK_LOG")
-    if not target:
-        return
-    with Path(target).open("a", encoding="utf-8") as f:
-        f.write(json.dumps({"check": result.name, "passed": result.passed,
-                            "message": result.message}) + "\n")

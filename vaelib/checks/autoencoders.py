@@ -31,7 +31,7 @@ def check_holes_answer(answer: str) -> CheckResult:
         return ("right: nothing in the loss asks the codes to fill any region, so most of the "
                 "space is never visited in training and the decoder's output there is arbitrary.")
 
-    return run_check("holes", body)
+    return run_check("holes", body, answer)
 
 
 def _reference_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -72,7 +72,7 @@ def check_reconstruction_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.T
                    "F.binary_cross_entropy_with_logits(logits, x, reduction='none'), sum over "
                    "the pixel dimensions, then take the mean over the batch.")
 
-    return run_check("reconstruction_loss", body)
+    return run_check("reconstruction_loss", body, fn)
 
 
 def check_latent_size_experiment(errors: Mapping[int, float]) -> CheckResult:
@@ -91,4 +91,4 @@ def check_latent_size_experiment(errors: Mapping[int, float]) -> CheckResult:
         return (f"8 latents give {e8:.1f} against {e2:.1f} nats per image for 2: "
                 f"{100 * (e2 - e8) / e2:.0f}% lower.")
 
-    return run_check("latent_size", body)
+    return run_check("latent_size", body, errors)

@@ -32,7 +32,7 @@ def check_bound_order_answer(answer: str) -> CheckResult:
         return ("right: every estimate is a lower bound in expectation, and the bound tightens "
                 "as K grows; K = 1000 is the closest of the three.")
 
-    return run_check("bound_order", body)
+    return run_check("bound_order", body, answer)
 
 
 def _reference(logits, x, mu, logvar):
@@ -80,7 +80,7 @@ def check_negative_elbo(fn: Callable) -> CheckResult:
                    "binary_cross_entropy_with_logits (summed over pixels), the closed-form KL "
                    "(summed over latent dimensions), subtract, negate, average over the batch.")
 
-    return run_check("negative_elbo", body)
+    return run_check("negative_elbo", body, fn)
 
 
 def check_importance_sampling_experiment(estimates: Mapping[int, float], negative_elbo: float) -> CheckResult:
@@ -102,4 +102,4 @@ def check_importance_sampling_experiment(estimates: Mapping[int, float], negativ
         return (f"K = 1: {e[1]:.1f}, K = 10: {e[10]:.1f}, K = 100: {e[100]:.1f} nats; "
                 f"{e[1] - e[100]:.1f} nats of the ELBO's gap closed by 100 samples.")
 
-    return run_check("importance_sampling", body)
+    return run_check("importance_sampling", body, estimates, negative_elbo)
