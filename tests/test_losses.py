@@ -129,3 +129,12 @@ def test_free_bits_floor_the_penalised_kl_per_dimension():
     floored = elbo(model, x, free_bits=10.0)  # far above any dimension's KL at initialisation
     assert torch.allclose(floored.loss, -(floored.reconstruction - 4 * 10.0))
     assert torch.allclose(plain.kl, floored.kl)  # the reported KL is untouched
+
+
+def test_gaussian_vae_uses_the_sigmoid_of_the_logits_as_its_mean():
+    from vaelib.losses import reconstruction_log_likelihood
+
+    model = VAE(2, hidden=(8,), image_shape=(1, 4, 4), likelihood="gaussian", sigma=0.5).double()
+    logits, x = torch.randn(3, 1, 4, 4), torch.rand(3, 1, 4, 4)
+    expected = Independent(Normal(torch.sigmoid(logits), 0.5), 3).log_prob(x)
+    assert torch.allclose(reconstruction_log_likelihood(model, logits, x), expected)

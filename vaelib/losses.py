@@ -26,6 +26,7 @@ __all__ = [
     "ElboTerms",
     "elbo",
     "reconstruction_log_likelihood",
+    "conditional_elbo",
 ]
 
 LOG_2PI = math.log(2 * math.pi)
@@ -174,9 +175,13 @@ class ElboTerms:
 
 
 def reconstruction_log_likelihood(model, x_out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """log p(x|z) per example under ``model``'s likelihood (Bernoulli or Gaussian)."""
+    """log p(x|z) per example under ``model``'s likelihood, from the decoder's logits ``x_out``.
+
+    Bernoulli: pixel probabilities ``sigmoid(x_out)``. Gaussian: mean ``sigmoid(x_out)`` (images
+    live in [0, 1]) and the model's standard deviation ``exp(log_sigma)``.
+    """
     if getattr(model, "likelihood", "bernoulli") == "gaussian":
-        return gaussian_log_likelihood(x_out, x, model.log_sigma)
+        return gaussian_log_likelihood(torch.sigmoid(x_out), x, model.log_sigma)
     return bernoulli_log_likelihood(x_out, x)
 
 
@@ -217,3 +222,30 @@ def _same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> N
             f"{name_a} has shape {tuple(a.shape)} but {name_b} has shape {tuple(b.shape)}; "
             "they must match (flatten or reshape one of them first)."
         )
+
+
+def conditional_elbo(model, x: torch.Tensor, y: torch.Tensor, *, beta: float = 1.0,
+                     kl_weight: float = 1.0, free_bits: float = 0.0) -> ElboTerms:
+    """The conditional ELBO of a labelled batch: a lower bound on log p(x | y).
+
+    Per example: ``E_q(z|x,y)[log p(x|z,y)] - KL(q(z|x,y) || p(z))``, one reparameterized sample,
+    summed over pixels and latent dimensions, averaged over the batch; the same reduction and the
+    same arguments as :func:`elbo`, so ``vaelib.fit(model, conditional_elbo, x, y=y, ...)`` trains a
+    :class:`~vaelib.models.ConditionalVAE`.
+
+    Args:
+        model: anything with ``forward(x, y) -> (logits, mu, logvar, z)``.
+        x: a batch, shape (B, C, H, W), in [0, 1].
+        y: class indices, shape (B,).
+        beta, kl_weight, free_bits: as in :func:`elbo`.
+
+    Returns:
+        :class:`ElboTerms`, each a scalar tensor in nats per example.
+    """
+    x_out, mu, logvar, _ = model(x, y)
+    rec = reconstruction_log_likelihood(model, x_out, x).mean()
+    kl_per_dim = kl_standard_normal_per_dim(mu, logvar)  # (B, D)
+    kl = kl_per_dim.sum(dim=1).mean()
+    penalised = torch.clamp(kl_per_dim.mean(dim=0), min=free_bits).sum() if free_bits > 0 else kl
+    loss = -(rec - beta * kl_weight * penalised)
+    return ElboTerms(loss=loss, reconstruction=rec, kl=kl, elbo=rec - kl)

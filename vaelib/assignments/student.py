@@ -108,15 +108,16 @@ def _stub_regions(source: str, title: str) -> tuple[str, list[tuple[str, str]]]:
                     f'{function}() as the exercise asks, then run the check below.")')
         else:
             names = _assigned_names(body)
-            if not names:
-                raise SolutionFormatError(f"The solution of '{title}' assigns no name at the top "
-                                          "level, so the check would have nothing to read.")
-            listed = ", ".join(f"`{n}`" for n in names)
-            stub = "\n".join([
-                f"{indent}{' = '.join(names)} = NotImplemented  # your answer goes here",
-                f'{indent}raise NotImplementedError("Exercise \'{title}\': set {listed} as the '
-                f'exercise asks (replace this line), then run the check below.")',
-            ])
+            if names:  # the check reads these: define them, so it can say "not written yet"
+                listed = ", ".join(f"`{n}`" for n in names)
+                stub = "\n".join([
+                    f"{indent}{' = '.join(names)} = NotImplemented  # your answer goes here",
+                    f'{indent}raise NotImplementedError("Exercise \'{title}\': set {listed} as the '
+                    f'exercise asks (replace this line), then run the check below.")',
+                ])
+            else:  # an experiment or a demonstration: nothing for a check to read
+                stub = (f'{indent}raise NotImplementedError("Exercise \'{title}\': write this part '
+                        f'as the exercise asks (replace this line).")')
         out.append(stub)
         regions.append((stub, original))
         i = j + 1

@@ -1,0 +1,248 @@
+"""Checks for the exercises of chapter 2 (latent-variable models and the ELBO).
+
+Every quantity is in nats. The linear-Gaussian model of the chapter is z ~ N(0, 1),
+x | z ~ N(a z + b, s^2), with q(z) = N(m, exp(logvar)).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch.distributions import Independent, Normal, kl_divergence
+
+from . import CheckResult, Hint, run_check
+
+__all__ = [
+    "linear_gaussian_elbo",
+    "linear_gaussian_log_marginal",
+    "linear_gaussian_posterior",
+    "check_kl_two_gaussians",
+    "check_elbo_linear_gaussian",
+    "check_fit_q",
+    "check_encoder_only",
+]
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def linear_gaussian_elbo(x, m, logvar, a, b, s):
+    """ELBO(q) of q = N(m, exp(logvar)) in the linear-Gaussian model, in nats.
+
+    Works on floats and on tensors (elementwise). ``E_q[log p(x|z)] + E_q[log p(z)] + H[q]``, with
+    E_q[z] = m and E_q[z^2] = m^2 + v.
+    """
+    v = _exp(logvar)
+    expected_log_lik = -0.5 * _log(2 * math.pi * s**2) - ((x - a * m - b) ** 2 + a**2 * v) / (2 * s**2)
+    expected_log_prior = -0.5 * _LOG_2PI - (m**2 + v) / 2
+    entropy = 0.5 * (_LOG_2PI + logvar + 1.0)
+    return expected_log_lik + expected_log_prior + entropy
+
+
+def linear_gaussian_log_marginal(x, a, b, s):
+    """log p(x) = log N(x; b, a^2 + s^2) in the linear-Gaussian model, in nats."""
+    var = a**2 + s**2
+    return -0.5 * _log(2 * math.pi * var) - (x - b) ** 2 / (2 * var)
+
+
+def linear_gaussian_posterior(x, a, b, s) -> tuple[float, float]:
+    """(mean, log-variance) of p(z | x) in the linear-Gaussian model."""
+    var = a**2 + s**2
+    return a * (x - b) / var, _log(s**2 / var)
+
+
+def _exp(t):
+    return torch.exp(t) if isinstance(t, torch.Tensor) else math.exp(t)
+
+
+def _log(t):
+    return torch.log(t) if isinstance(t, torch.Tensor) else math.log(t)
+
+
+def _close(got: torch.Tensor, want: torch.Tensor, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
+    return got.shape == want.shape and bool(torch.allclose(got, want, rtol=rtol, atol=atol))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def check_kl_two_gaussians(fn: Callable[..., torch.Tensor]) -> CheckResult:
+    """Exercise 'KL between two diagonal Gaussians': nats per example, summed over dimensions.
+
+    ``fn(mu_q, logvar_q, mu_p, logvar_p)`` gets four (B, D) float64 tensors and must return
+    KL(q || p), shape (B,), checked against ``torch.distributions.kl_divergence``.
+    """
+
+    def body() -> str:
+        gen = torch.Generator().manual_seed(2)
+        shape = (5, 3)
+        mu_q, mu_p = (torch.randn(shape, generator=gen, dtype=torch.float64) for _ in range(2))
+        logvar_q, logvar_p = (torch.randn(shape, generator=gen, dtype=torch.float64) for _ in range(2))
+        want = kl_divergence(Independent(Normal(mu_q, (0.5 * logvar_q).exp()), 1),
+                             Independent(Normal(mu_p, (0.5 * logvar_p).exp()), 1))
+        got = fn(mu_q, logvar_q, mu_p, logvar_p)
+        if not isinstance(got, torch.Tensor):
+            raise Hint(f"return a tensor, not {type(got).__name__}.")
+        got = got.to(torch.float64)
+        if got.shape == shape:
+            raise Hint("you returned one KL per latent dimension, shape (B, D): sum over the "
+                       "dimensions (dim=1) to get nats per example, shape (B,).")
+        if got.dim() == 0:
+            raise Hint("you returned one number for the whole batch: keep one KL per example, "
+                       "shape (B,), by summing over dim=1 only.")
+        if got.shape != want.shape:
+            raise Hint(f"expected shape {tuple(want.shape)} (one KL per example), got {tuple(got.shape)}.")
+        if _close(got, want):
+            same = fn(mu_q, logvar_q, mu_q, logvar_q)
+            if not torch.allclose(same.to(torch.float64), torch.zeros_like(want), atol=1e-10):
+                raise Hint("KL(q || q) must be 0, but your function gives "
+                           f"{same.tolist()}. Check the constant terms.")
+            return (f"matches torch.distributions.kl_divergence on {shape[0]} pairs of "
+                    f"{shape[1]}-D Gaussians (max error {float((got - want).abs().max()):.1e} nats), "
+                    "and KL(q || q) = 0.")
+        _kl_hints(got, want, mu_q, logvar_q, mu_p, logvar_p)
+        raise Hint(f"got {[round(v, 4) for v in got.tolist()]}, expected "
+                   f"{[round(v, 4) for v in want.tolist()]}. Per dimension the KL is "
+                   "1/2 (logvar_p - logvar_q + (exp(logvar_q) + (mu_q - mu_p)^2) / exp(logvar_p) - 1).")
+
+    return run_check("kl_two_gaussians", body)
+
+
+def _kl_hints(got, want, mu_q, logvar_q, mu_p, logvar_p) -> None:
+    """Raise the hint for the first known mistake that explains ``got``."""
+    def kl(mq, lq, mp, lp, var=torch.exp):
+        return (0.5 * (lp - lq + (var(lq) + (mq - mp) ** 2) / var(lp) - 1)).sum(1)
+
+    d = mu_q.shape[1]
+    if _close(got, kl(mu_p, logvar_p, mu_q, logvar_q)):
+        raise Hint("you computed KL(p || q), the other direction. The expectation is under q, "
+                   "so q's variance goes in the numerator: exp(logvar_q) / exp(logvar_p).")
+    if _close(got, -want):
+        raise Hint("the sign is flipped: a KL divergence is never negative.")
+    if _close(got, 2 * want):
+        raise Hint("your values are twice the KL: you forgot the factor 1/2 in front.")
+    if _close(got, want / d):
+        raise Hint("you averaged over the latent dimensions: sum over them instead (a KL of "
+                   "independent dimensions is the sum of the per-dimension KLs).")
+    if _close(got, want + 0.5 * d):
+        raise Hint("you left out the -1 in each dimension; with it, KL(q || q) = 0.")
+    if _close(got, kl(mu_q, logvar_q, mu_p, logvar_p, var=lambda t: torch.exp(0.5 * t))):
+        raise Hint("exp(0.5 * logvar) is the standard deviation; the formula needs the variance, "
+                   "exp(logvar).")
+
+
+def check_elbo_linear_gaussian(fn: Callable[..., float]) -> CheckResult:
+    """Exercise 'the ELBO by hand': ``fn(x, m, logvar, a, b, s)`` -> ELBO in nats.
+
+    Called with 0-d float64 tensors, so both ``math`` and ``torch`` functions work inside.
+    """
+
+    def body() -> str:
+        cases = [(3.0, 1.0, math.log(0.2), 2.0, 0.5, 1.0),   # q is the posterior here
+                 (3.0, 0.0, 0.0, 2.0, 0.5, 1.0),             # q is the prior
+                 (-1.0, 0.7, -0.4, 0.5, 1.5, 0.3)]
+        for args in cases:
+            t = [torch.tensor(v, dtype=torch.float64) for v in args]
+            got = float(fn(*t))
+            want = linear_gaussian_elbo(*args)
+            if math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-8):
+                continue
+            _elbo_hints(got, *args)
+            raise Hint(f"for x, m, logvar, a, b, s = {args} you give {got:.4f} nats, the ELBO is "
+                       f"{want:.4f}. Write it as E_q[log p(x|z)] + E_q[log p(z)] + H[q], with "
+                       "E_q[z] = m and E_q[z^2] = m^2 + v.")
+        x, _, _, a, b, s = cases[0]
+        return (f"right on {len(cases)} cases; at the posterior the ELBO is "
+                f"{linear_gaussian_elbo(*cases[0]):.4f} nats, equal to "
+                f"log p(x) = {linear_gaussian_log_marginal(x, a, b, s):.4f}.")
+
+    return run_check("elbo_linear_gaussian", body)
+
+
+def _elbo_hints(got: float, x, m, logvar, a, b, s) -> None:
+    v = math.exp(logvar)
+    want = linear_gaussian_elbo(x, m, logvar, a, b, s)
+    entropy = 0.5 * (_LOG_2PI + logvar + 1.0)
+    log_prior = -0.5 * _LOG_2PI - (m**2 + v) / 2
+
+    def near(value: float) -> bool:
+        return math.isclose(got, value, rel_tol=1e-6, abs_tol=1e-8)
+
+    if near(want - entropy):
+        raise Hint("you left out the entropy of q, -E_q[log q(z)] = 1/2 log(2 pi e v): the ELBO is "
+                   "E_q[log p(x, z)] - E_q[log q(z)].")
+    if near(want - 2 * entropy):
+        raise Hint("the entropy enters with the wrong sign: the ELBO *adds* H[q] = 1/2 log(2 pi e v).")
+    if near(want + a**2 * v / (2 * s**2) + v / 2):
+        raise Hint("E_q[z^2] is m^2 + v, not m^2: the variance of q adds a^2 v / (2 s^2) and v / 2 "
+                   "to the two squared terms.")
+    if near(want - log_prior):
+        raise Hint("you left out E_q[log p(z)], the prior term -1/2 log(2 pi) - (m^2 + v) / 2.")
+    wrong_s = (-0.5 * math.log(2 * math.pi * s) - ((x - a * m - b) ** 2 + a**2 * v) / (2 * s)
+               + log_prior + entropy)
+    if near(wrong_s):
+        raise Hint("s is the standard deviation of x | z: the variance s^2 goes in the "
+                   "log-normaliser and the denominator.")
+
+
+def check_fit_q(fn: Callable[..., tuple[float, float]]) -> CheckResult:
+    """Exercise 'fit q by gradient ascent': ``fn(elbo_fn) -> (m, logvar)``.
+
+    ``elbo_fn(m, logvar)`` takes two scalar tensors and returns the ELBO (a scalar tensor, nats).
+    The fitted q must be the posterior of two linear-Gaussian models.
+    """
+
+    def body() -> str:
+        messages = []
+        for x, a, b, s in [(3.0, 2.0, 0.5, 1.0), (-1.0, 0.5, 1.5, 0.3)]:
+            def elbo_fn(m, logvar, x=x, a=a, b=b, s=s):
+                return linear_gaussian_elbo(x, m, logvar, a, b, s)
+
+            out = fn(elbo_fn)
+            if not isinstance(out, tuple | list) or len(out) != 2:
+                raise Hint("return a pair (m, logvar) of the fitted q.")
+            m, logvar = (float(torch.as_tensor(v).detach()) for v in out)
+            m_star, logvar_star = linear_gaussian_posterior(x, a, b, s)
+            if not (math.isfinite(m) and math.isfinite(logvar)):
+                raise Hint("your q has NaN or infinite parameters: did you *minimise* the ELBO? "
+                           "Minimise the loss -elbo_fn(m, logvar).")
+            if abs(m - m_star) < 1e-2 and abs(logvar - logvar_star) < 1e-2:
+                gap = linear_gaussian_log_marginal(x, a, b, s) - linear_gaussian_elbo(x, m, logvar, a, b, s)
+                messages.append(f"m = {m:.3f}, logvar = {logvar:.3f} (gap {gap:.1e} nats)")
+                continue
+            if abs(m - m_star) < 1e-2 and logvar > 0 and abs(math.log(logvar) - logvar_star) < 1e-2:
+                raise Hint("you returned the variance; return the log-variance, the parameter you "
+                           "optimised.")
+            if linear_gaussian_elbo(x, m, logvar, a, b, s) < linear_gaussian_elbo(x, 0.0, 0.0, a, b, s):
+                raise Hint("your q has a *lower* ELBO than the starting point N(0, 1): did you "
+                           "minimise the ELBO? The loss to minimise is -elbo_fn(m, logvar).")
+            raise Hint(f"for x={x}, a={a}, b={b}, s={s} the posterior has m = {m_star:.3f} and "
+                       f"logvar = {logvar_star:.3f}; you found {m:.3f} and {logvar:.3f}. Take more "
+                       "steps or a larger learning rate (Adam with lr=0.05 and 1000 steps is plenty).")
+        return "gradient ascent reached the posterior in both models: " + "; ".join(messages) + "."
+
+    return run_check("fit_q", body)
+
+
+def check_encoder_only(answer: str | None) -> CheckResult:
+    """Exercise 'only the encoder changed': which statement follows from a 5-nat ELBO gain?"""
+
+    def body() -> str:
+        if answer is None:
+            raise NotImplementedError
+        choice = str(answer).strip().lower().strip("()")
+        if choice not in {"a", "b", "c", "d"}:
+            raise Hint("answer with one letter, 'a' to 'd'.")
+        if choice == "a":
+            raise Hint("log p(x) is defined by the prior and the decoder alone; q does not appear "
+                       "in it. Which term of log p(x) = ELBO + KL can q change?")
+        if choice == "c":
+            raise Hint("the decoder's weights did not change, so neither did p(x | z).")
+        if choice == "d":
+            raise Hint("log p(x) = ELBO(q) + KL(q || p(z|x)) holds for every q, so a change in the "
+                       "ELBO at fixed log p(x) says something exact about the other term.")
+        return ("right: with the prior and decoder fixed, log p(x) is fixed, so the 5 nats gained "
+                "by the ELBO are exactly 5 nats less KL between q and the true posterior.")
+
+    return run_check("encoder_only", body)

@@ -1,0 +1,154 @@
+"""Checks for the exercises of chapter 3 (gradients through sampling).
+
+The chapter's Gaussian is q(z) = N(mu, exp(logvar)), sampled as z = mu + exp(logvar / 2) * eps
+with eps ~ N(0, 1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from . import CheckResult, Hint, run_check
+
+__all__ = [
+    "variance_ratio_exact",
+    "check_discrete_answer",
+    "check_score_function_gradient",
+    "check_variance_ratio",
+]
+
+
+def variance_ratio_exact(c: float) -> float:
+    """Var(score) / Var(pathwise) of the one-sample mu-gradient of E[(z - c)^2], z ~ N(0, 1).
+
+    Score: (eps - c)^2 eps, variance 15 + 14 c^2 + c^4; pathwise: 2 (eps - c), variance 4.
+    """
+    return (15 + 14 * c**2 + c**4) / 4
+
+
+def check_discrete_answer(answer: str | None) -> CheckResult:
+    """Exercise 'a discrete latent': which estimator is unbiased for a Bernoulli z?"""
+
+    def body() -> str:
+        if answer is None:
+            raise NotImplementedError
+        choice = str(answer).strip().lower().strip("()")
+        if choice not in {"a", "b", "c", "d"}:
+            raise Hint("answer with one letter, 'a' to 'd'.")
+        if choice in {"a", "c"}:
+            raise Hint("z = 1[u < theta] is a step function of theta: its derivative is 0 wherever "
+                       "it exists, so autograd returns 0 although the true gradient f(1) - f(0) "
+                       "is not 0. The pathwise estimator needs z to be differentiable in theta.")
+        if choice == "d":
+            raise Hint("the score-function estimator only needs log p(z; theta) to be "
+                       "differentiable in theta, and log Bernoulli(z; theta) is.")
+        return ("right: the score-function estimator f(z) d/dtheta log p(z; theta) needs no "
+                "derivative of z, so it works for discrete z; the pathwise one does not.")
+
+    return run_check("discrete_answer", body)
+
+
+def _test_function(z: torch.Tensor) -> torch.Tensor:
+    return (z - 3.0) ** 2
+
+
+def check_score_function_gradient(fn: Callable[..., torch.Tensor]) -> CheckResult:
+    """Exercise 'the score-function estimator': ``fn(f, mu, logvar, eps)`` -> (N, 2) estimates.
+
+    Column 0 estimates d/dmu E_q[f(z)], column 1 d/dlogvar E_q[f(z)], one row per draw of eps.
+    Checked draw by draw against the reference, then on average against the exact gradient.
+    """
+
+    def body() -> str:
+        gen = torch.Generator().manual_seed(3)
+        n = 200_000
+        mu = torch.tensor(0.5, dtype=torch.float64)
+        logvar = torch.tensor(math.log(0.64), dtype=torch.float64)
+        eps = torch.randn(n, generator=gen, dtype=torch.float64)
+        got = fn(_test_function, mu.clone(), logvar.clone(), eps.clone())
+        if not isinstance(got, torch.Tensor):
+            raise Hint(f"return a tensor, not {type(got).__name__}.")
+        got = got.detach().to(torch.float64)
+        if got.shape == (2, n):
+            raise Hint("you returned shape (2, N): put the two estimates in columns, "
+                       "torch.stack([g_mu, g_logvar], dim=1), shape (N, 2).")
+        if got.shape != (n, 2):
+            raise Hint(f"return one row per draw with two columns (d/dmu, d/dlogvar), shape "
+                       f"({n}, 2); got {tuple(got.shape)}.")
+        sigma = torch.exp(0.5 * logvar)
+        z = mu + sigma * eps
+        fz = _test_function(z)
+        want = torch.stack([fz * eps / sigma, 0.5 * fz * (eps**2 - 1)], dim=1)
+        if not torch.allclose(got, want, rtol=1e-6, atol=1e-8):
+            _score_hints(got, want, fz, eps, sigma, z)
+            raise Hint("your estimates differ from f(z) * d/dtheta log q(z). With z = mu + sigma * "
+                       "eps: d log q / d mu = eps / sigma and d log q / d logvar = (eps^2 - 1) / 2.")
+        exact = torch.stack([2 * (mu - 3.0), sigma**2])  # d/dmu and d/dlogvar of (mu-3)^2 + sigma^2
+        mean, se = got.mean(0), got.std(0) / math.sqrt(n)
+        return (f"right draw by draw; the average over {n} draws is ({mean[0]:.3f} ± {se[0]:.3f}, "
+                f"{mean[1]:.3f} ± {se[1]:.3f}) against the exact ({exact[0]:.3f}, {exact[1]:.3f}).")
+
+    return run_check("score_function_gradient", body)
+
+
+def _score_hints(got, want, fz, eps, sigma, z) -> None:
+    def close(a, b) -> bool:
+        return bool(torch.allclose(a, b, rtol=1e-6, atol=1e-8))
+
+    g_mu, g_lv = got[:, 0], got[:, 1]
+    if close(got, want.flip(1)):
+        raise Hint("your columns are swapped: column 0 is d/dmu, column 1 d/dlogvar.")
+    if close(g_mu, 2 * (z - 3.0)) or close(g_lv, 2 * (z - 3.0) * 0.5 * sigma * eps):
+        raise Hint("that is the pathwise estimator, f'(z) dz/dtheta. The score-function estimator "
+                   "uses the value f(z) times d/dtheta log q(z), no derivative of f.")
+    if close(g_mu, fz * eps):
+        raise Hint("d log q / d mu = (z - mu) / sigma^2 = eps / sigma: you forgot to divide by sigma.")
+    if close(g_mu, fz * eps / sigma**2):
+        raise Hint("d log q / d mu = (z - mu) / sigma^2, and z - mu = sigma * eps, so it is "
+                   "eps / sigma, not eps / sigma^2.")
+    if not close(g_mu, want[:, 0]):
+        raise Hint("column 0 (d/dmu) is off: it should be f(z) * eps / sigma.")
+    if close(g_lv, fz * (eps**2 - 1)):
+        raise Hint("column 1 is twice too large: logvar = 2 log sigma, so d log q / d logvar = "
+                   "(eps^2 - 1) / 2.")
+    if close(g_lv, 0.5 * fz * eps**2):
+        raise Hint("column 1 misses the -1/2: log q contains -logvar / 2 (the normaliser), whose "
+                   "derivative is -1/2. Without it the estimate is biased.")
+
+
+def check_variance_ratio(fn: Callable[..., float]) -> CheckResult:
+    """Exercise 'variance against the offset': ``fn(c, n, seed)`` -> Var(score) / Var(pathwise).
+
+    Both are one-sample estimators of d/dmu E[(z - c)^2] at mu = 0, sigma = 1.
+    """
+
+    def body() -> str:
+        offsets = (0.0, 1.0, 3.0)
+        got = {c: float(fn(c, n=200_000, seed=0)) for c in offsets}
+        want = {c: variance_ratio_exact(c) for c in offsets}
+
+        def all_near(values: dict[float, float], rtol: float = 0.1) -> bool:
+            return all(abs(got[c] - values[c]) <= rtol * abs(values[c]) for c in offsets)
+
+        if all_near(want):
+            shown = ", ".join(f"c={c:g}: {got[c]:.1f} (exact {want[c]:.2f})" for c in offsets)
+            return f"the ratio grows like c^4: {shown}."
+        if all_near({c: 1 / w for c, w in want.items()}):
+            raise Hint("your ratio is upside down: divide the score-function variance by the "
+                       "pathwise variance.")
+        if all_near({c: math.sqrt(w) for c, w in want.items()}):
+            raise Hint("that is a ratio of standard deviations; square it (use .var(), not .std()).")
+        if all_near({c: w * 4 for c, w in want.items()}):
+            raise Hint("the pathwise gradient of (z - c)^2 is 2 (z - c): you left out the 2.")
+        if all_near({c: w / 4 for c, w in want.items()}):
+            raise Hint("the score-function estimate is (z - c)^2 * eps, without a factor 2.")
+        if len({round(v, 3) for v in got.values()}) == 1:
+            raise Hint("your ratio does not change with c: use c in the test function (z - c)^2.")
+        shown = ", ".join(f"c={c:g}: {got[c]:.2f} (expected about {want[c]:.2f})" for c in offsets)
+        raise Hint(f"{shown}. Per draw, score = (z - c)^2 * eps and pathwise = 2 * (z - c), with "
+                   "z = eps at mu = 0, sigma = 1; compare their variances over many draws.")
+
+    return run_check("variance_ratio", body)
