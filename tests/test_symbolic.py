@@ -184,3 +184,9 @@ def test_score_variance_for_offset_quadratic_matches_checks():
         m = symbolic.estimator_moments(lambda z, c=c: (z - c) ** 2)
         ratio = (m["var_score_mu"] / m["var_pathwise_mu"]).subs({mu: 0, ell: 0})
         assert float(ratio) == pytest.approx(variance_ratio_exact(c), rel=1e-12)
+
+
+def test_equation_displays_latex():
+    w = sp.Symbol("w", positive=True)
+    shown = symbolic.equation(r"\frac{d^2}{dw^2} \log w", sp.diff(sp.log(w), w, 2), "<0")
+    assert shown.data == r"\frac{d^2}{dw^2} \log w = - \frac{1}{w^{2}} = <0"

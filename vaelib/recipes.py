@@ -1,4 +1,5 @@
-"""Training recipes for the chapter-4 VAE, shared by the chapter and ``bench/vae_quality.py``.
+"""Training recipes: the chapter-4 VAE's (shared with ``bench/vae_quality.py``) and the sprites
+β-VAE's of chapter 6 (:data:`SPRITES_RECIPE`, :func:`train_beta_vae`).
 
 A recipe is everything about *how* a model is trained, apart from the model and the data: the
 budget in optimizer steps, the batch size, the learning rate and its schedule. Keeping recipes as data makes the comparison in the benchmark and the

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import sympy as sp
+
+if TYPE_CHECKING:
+    from IPython.display import Math
 
 __all__ = [
     "equation",
@@ -53,7 +56,7 @@ def _positive(names: str):
     return sp.symbols(names, positive=True)
 
 
-def equation(lhs: str, *rhs: sp.Expr | str):
+def equation(lhs: str, *rhs: sp.Expr | str) -> Math:
     """Display ``lhs = rhs_1 = rhs_2 ...`` in a notebook (an IPython ``Math`` object).
 
     Args:
