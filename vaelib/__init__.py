@@ -11,12 +11,14 @@ The public surface, by responsibility:
 - :mod:`vaelib.disentanglement`: the mutual information gap (MIG)
 - :mod:`vaelib.schedules`: KL weight schedules (warm-up, cyclical)
 - :mod:`vaelib.recipes`: training recipes shared by the chapters and the benchmarks
+- :mod:`vaelib.applications`: a digit classifier, scores of generated digits, anomaly scores, ROC
 - :mod:`vaelib.checkpoint`: save and load models with their configuration
 - :mod:`vaelib.plots`, :mod:`vaelib.widgets`: figures, and slider explorers over latent spaces
 - :mod:`vaelib.checks`: the exercises' checks
 """
 
 from . import (
+    applications,
     checkpoint,
     data,
     disentanglement,
@@ -37,24 +39,25 @@ from .evaluate import active_units, bits_per_dim, evaluate_elbo, importance_log_
 from .losses import (
     ElboTerms,
     bernoulli_log_likelihood,
+    conditional_elbo,
     elbo,
     gaussian_log_likelihood,
     kl_diagonal_gaussians,
     kl_standard_normal,
 )
-from .models import VAE, Autoencoder
+from .models import VAE, Autoencoder, ConditionalVAE
 from .runtime import get_device, seed_everything
 from .train import History, NonFiniteLossError, fit
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "checkpoint", "data", "disentanglement", "evaluate", "losses", "models", "nets", "plots",
+    "applications", "checkpoint", "data", "disentanglement", "evaluate", "losses", "models", "nets", "plots",
     "recipes", "runtime", "schedules", "train",
     "SpriteSet", "make_sprites", "mutual_information_gap", "encode_means",
     "save_checkpoint", "load_checkpoint", "CheckpointError",
     "ImageSet", "load_mnist", "binarize", "fixed_binarization",
-    "Autoencoder", "VAE",
+    "Autoencoder", "VAE", "ConditionalVAE", "conditional_elbo",
     "ElboTerms", "elbo", "kl_standard_normal", "kl_diagonal_gaussians",
     "bernoulli_log_likelihood", "gaussian_log_likelihood",
     "fit", "History", "NonFiniteLossError",

@@ -205,6 +205,12 @@ def elbo(model, x: torch.Tensor, *, beta: float = 1.0, kl_weight: float = 1.0,
         :class:`ElboTerms`, each a scalar tensor in nats per example.
     """
     x_out, mu, logvar, _ = model(x)
+    return _elbo_terms(model, x_out, x, mu, logvar, beta, kl_weight, free_bits)
+
+
+def _elbo_terms(model, x_out, x, mu, logvar, beta: float, kl_weight: float,
+                free_bits: float) -> ElboTerms:
+    """The ELBO's terms from one forward pass; shared by :func:`elbo` and :func:`conditional_elbo`."""
     rec = reconstruction_log_likelihood(model, x_out, x).mean()
     kl_per_dim = kl_standard_normal_per_dim(mu, logvar)  # (B, D)
     kl = kl_per_dim.sum(dim=1).mean()
@@ -243,9 +249,4 @@ def conditional_elbo(model, x: torch.Tensor, y: torch.Tensor, *, beta: float = 1
         :class:`ElboTerms`, each a scalar tensor in nats per example.
     """
     x_out, mu, logvar, _ = model(x, y)
-    rec = reconstruction_log_likelihood(model, x_out, x).mean()
-    kl_per_dim = kl_standard_normal_per_dim(mu, logvar)  # (B, D)
-    kl = kl_per_dim.sum(dim=1).mean()
-    penalised = torch.clamp(kl_per_dim.mean(dim=0), min=free_bits).sum() if free_bits > 0 else kl
-    loss = -(rec - beta * kl_weight * penalised)
-    return ElboTerms(loss=loss, reconstruction=rec, kl=kl, elbo=rec - kl)
+    return _elbo_terms(model, x_out, x, mu, logvar, beta, kl_weight, free_bits)

@@ -1,4 +1,4 @@
-"""The course's models: a deterministic autoencoder and the variational autoencoder.
+"""The course's models: a deterministic autoencoder, the variational autoencoder and its conditional version.
 
 Shared vocabulary: ``x`` images (B, C, H, W); ``z`` codes (B, latent_dim); ``mu, logvar`` the mean
 and log-variance of q(z|x); ``decode`` returns *logits* (B, C, H, W), so the Bernoulli term can use
@@ -14,9 +14,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .nets import make_decoder, make_encoder
+from .nets import make_decoder, make_encoder, mlp
 
-__all__ = ["Autoencoder", "VAE", "LIKELIHOODS"]
+__all__ = ["Autoencoder", "VAE", "ConditionalVAE", "LIKELIHOODS"]
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 MNIST_SHAPE = (1, 28, 28)
@@ -161,3 +161,115 @@ def _check_codes(z: torch.Tensor, latent_dim: int) -> None:
     if z.dim() != 2 or z.shape[1] != latent_dim:
         raise ValueError(f"Expected codes of shape (B, {latent_dim}), got {tuple(z.shape)}.")
 
+
+
+class ConditionalVAE(nn.Module):
+    """A conditional VAE (Sohn et al. 2015): the label enters the encoder and the decoder.
+
+    The model is p(z) p(x|z, y) with q(z|x, y): the encoder sees the image *and* its label (one-hot,
+    concatenated to the flattened pixels), the decoder sees the code *and* the label. Because the
+    decoder is told the digit, the code z is free to carry what the label does not say: the style
+    (slant, stroke width, shape). The ELBO it maximises is a bound on log p(x | y).
+
+    Labels are class indices, an integer tensor of shape (B,) with values in 0..num_classes-1;
+    the one-hot encoding happens inside.
+
+    Args:
+        latent_dim: size of z.
+        num_classes: number of labels (10 for digits).
+        hidden: hidden layer sizes of the encoder MLP (the decoder mirrors them).
+        image_shape: (C, H, W) of the images.
+    """
+
+    def __init__(self, latent_dim: int = 20, *, num_classes: int = 10, hidden: Sequence[int] = (400,),
+                 image_shape: Sequence[int] = MNIST_SHAPE):
+        super().__init__()
+        _check_latent_dim(latent_dim)
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"num_classes must be an integer of at least 2, got {num_classes!r}.")
+        hidden = tuple(int(h) for h in hidden)
+        self.config = dict(latent_dim=latent_dim, num_classes=num_classes, hidden=list(hidden),
+                           image_shape=list(image_shape))
+        self.latent_dim = latent_dim
+        self.num_classes = num_classes
+        self.image_shape = tuple(image_shape)
+        self.likelihood = "bernoulli"  # read by vaelib.losses.reconstruction_log_likelihood
+        pixels = math.prod(self.image_shape)
+        self.encoder = mlp([pixels + num_classes, *hidden, 2 * latent_dim])
+        self.decoder = mlp([latent_dim + num_classes, *reversed(hidden), pixels])
+
+    def one_hot(self, y: torch.Tensor) -> torch.Tensor:
+        """Validated class indices (B,) -> one-hot float rows (B, num_classes)."""
+        _check_labels(y, self.num_classes)
+        return nn.functional.one_hot(y.long(), self.num_classes).float()
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images (B, C, H, W) and labels (B,) -> (mu, logvar), each (B, latent_dim)."""
+        _check_images(x, self.image_shape)
+        _check_batch(x.shape[0], y)
+        h = torch.cat([x.flatten(start_dim=1), self.one_hot(y).to(x.dtype)], dim=1)  # (B, P + K)
+        mu, logvar = self.encoder(h).chunk(2, dim=1)  # (B, 2D) -> 2 x (B, D)
+        return mu, logvar
+
+    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """z = mu + sigma * eps with eps ~ N(0, I)."""
+        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Codes (B, latent_dim) and labels (B,) -> logits (B, C, H, W)."""
+        _check_codes(z, self.latent_dim)
+        _check_batch(z.shape[0], y)
+        h = torch.cat([z, self.one_hot(y).to(z.dtype)], dim=1)  # (B, D + K)
+        return self.decoder(h).unflatten(1, self.image_shape)  # (B, P) -> (B, C, H, W)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor):
+        """One pass: returns ``(logits, mu, logvar, z)`` with z a reparameterized sample."""
+        mu, logvar = self.encode(x, y)
+        z = self.reparameterize(mu, logvar)
+        return self.decode(z, y), mu, logvar, z
+
+    @torch.no_grad()
+    def sample(self, labels: torch.Tensor | Sequence[int], *,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """One image per label: decode z ~ N(0, I) with that label. Mean images in [0, 1], (B, C, H, W)."""
+        device = next(self.parameters()).device
+        y = torch.as_tensor(labels, device=device)
+        if y.dim() != 1 or y.numel() == 0:
+            raise ValueError(f"labels must be a non-empty 1-D list of class indices, got shape {tuple(y.shape)}.")
+        z = torch.randn(y.numel(), self.latent_dim, generator=generator,
+                        device="cpu" if generator is not None else device).to(device)
+        return torch.sigmoid(self.decode(z, y))
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Decode the posterior mean of each (image, label): mean images in [0, 1], shape of ``x``."""
+        mu, _ = self.encode(x, y)
+        return torch.sigmoid(self.decode(mu, y))
+
+    @torch.no_grad()
+    def swap_labels(self, x: torch.Tensor, y: torch.Tensor, new_y: torch.Tensor) -> torch.Tensor:
+        """Same style, other digit: encode (x, y), decode the posterior mean with ``new_y``.
+
+        Returns mean images in [0, 1], shape of ``x``.
+        """
+        mu, _ = self.encode(x, y)
+        return torch.sigmoid(self.decode(mu, new_y))
+
+
+def _check_labels(y: torch.Tensor, num_classes: int) -> None:
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"labels must be a tensor of class indices, got {type(y).__name__}; "
+                        "use torch.as_tensor(labels).")
+    if y.dtype.is_floating_point or y.dtype == torch.bool or y.is_complex():
+        raise TypeError(f"labels must be integer class indices (int64), got dtype {y.dtype}; "
+                        "pass y.long(), not one-hot rows or probabilities.")
+    if y.dim() != 1:
+        raise ValueError(f"labels must have shape (B,), got {tuple(y.shape)}; one-hot rows are made inside.")
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise ValueError(f"labels must lie in 0..{num_classes - 1}, got values from {int(y.min())} "
+                         f"to {int(y.max())}.")
+
+
+def _check_batch(n: int, y: torch.Tensor) -> None:
+    if isinstance(y, torch.Tensor) and y.dim() == 1 and y.shape[0] != n:
+        raise ValueError(f"{n} images or codes but {y.shape[0]} labels; give one label per row.")

@@ -26,6 +26,8 @@ __all__ = [
     "manifold_grid",
     "interpolation",
     "traversal_grid",
+    "same_style_grid",
+    "roc_curves",
 ]
 
 # Paul Tol's "muted" scheme (designed to stay distinguishable under colour-vision deficiency)
@@ -279,4 +281,67 @@ def traversal_grid(decode: Callable[[torch.Tensor], torch.Tensor], z0: torch.Ten
     names = list(dim_names) if dim_names is not None else [f"$z_{{{d + 1}}}$" for d in dims]
     fig = image_grid(imgs.detach().cpu(), ncols=len(vals), row_labels=names,
                      title=title or f"Each row moves one latent from {float(vals[0]):g} to {float(vals[-1]):g}")
+    return fig
+
+
+def same_style_grid(decode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], z: torch.Tensor, *,
+                    num_classes: int = 10, title: str = "",
+                    row_labels: Sequence[str] | None = None) -> Figure:
+    """Decode each style code with every label: one row per code, one column per label.
+
+    The static companion of :class:`vaelib.widgets.ConditionalExplorer`: a row keeps the latent
+    code fixed and changes only the label.
+
+    Args:
+        decode: maps codes (M, D) and labels (M,) to images in [0, 1], e.g.
+            ``lambda z, y: torch.sigmoid(cvae.decode(z, y))``.
+        z: style codes, (R, D) (or (D,) for one row).
+        num_classes: the labels 0..num_classes-1, left to right.
+        row_labels: text to the left of each row.
+    """
+    z = torch.as_tensor(z).detach()
+    z = z.unsqueeze(0) if z.dim() == 1 else z
+    rows = z.shape[0]
+    codes = z.repeat_interleave(num_classes, dim=0)  # (R, D) -> (R*K, D), row-major
+    labels = torch.arange(num_classes, device=z.device).repeat(rows)  # (R*K,)
+    with torch.no_grad():
+        imgs = decode(codes, labels)
+    fig = image_grid(imgs.detach().cpu(), ncols=num_classes, row_labels=row_labels,
+                     title=title or "Same style code (row), every label (column)")
+    ax = fig.axes[0]
+    h = imgs.shape[-1] + 1
+    ax.set_xticks([1 + h * k + h / 2 for k in range(num_classes)], [str(k) for k in range(num_classes)])
+    ax.tick_params(axis="x", length=0)
+    ax.set_xlabel("label given to the decoder")
+    width, height = fig.get_size_inches()
+    fig.set_size_inches(width, height + 0.45)  # room for the label row and the axis title
+    return fig
+
+
+def roc_curves(curves: dict, *, title: str = "",
+               xlabel: str = "false positive rate (normal digits flagged)",
+               ylabel: str = "true positive rate (anomalies flagged)") -> Figure:
+    """ROC curves, one per score, with the chance diagonal.
+
+    Args:
+        curves: ``{name: (fpr, tpr)}`` or ``{name: (fpr, tpr, auroc)}``; the AUROC, when given,
+            is added to the legend.
+    """
+    fig = _figure(4.8, 4.4)
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], color="#999999", lw=1, ls=":", label="chance (AUROC 0.5)")
+    styles = ["-", "--", "-.", ":"]
+    for i, (name, curve) in enumerate(curves.items()):
+        fpr, tpr = curve[0], curve[1]
+        label = f"{name} (AUROC {curve[2]:.3f})" if len(curve) > 2 else name
+        ax.step(fpr, tpr, where="post", color=LINE_COLOURS[i % len(LINE_COLOURS)],
+                ls=styles[i % len(styles)], lw=1.8, label=label)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_aspect("equal")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=8, loc="best")
+    ax.set_title(title or "ROC curves: higher and further left is better")
     return fig

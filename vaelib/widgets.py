@@ -16,7 +16,7 @@ import torch
 
 from . import plots
 
-__all__ = ["LatentExplorer", "PlaneExplorer", "image_png"]
+__all__ = ["LatentExplorer", "PlaneExplorer", "ConditionalExplorer", "image_png"]
 
 Decode = Callable[[torch.Tensor], torch.Tensor]
 
@@ -204,3 +204,86 @@ class PlaneExplorer(_Explorer):
 
     def __repr__(self) -> str:
         return f"PlaneExplorer(plane of z{self.dims[0] + 1} and z{self.dims[1] + 1})"
+
+
+class ConditionalExplorer(_Explorer):
+    """A label picker and style sliders over a conditional decoder; every change redraws the digit.
+
+    The label chooses *which* digit, the sliders move the latent code, the *style*. Keep the
+    sliders still and click through the labels to see one style written as every digit.
+
+    Args:
+        decode: maps codes (M, D) and labels (M,) to images in [0, 1] (M, 1, H, W), e.g.
+            ``lambda z, y: torch.sigmoid(cvae.decode(z, y))``.
+        latent_dim: D.
+        num_classes: how many labels the picker offers.
+        label: the starting label.
+        z0: the starting code (D,); zeros (the prior's mean) by default.
+        dims: the dimensions that get a slider (default: all, at most 32).
+        value_range: the slider range.
+        title: shown above the controls.
+
+    Attributes:
+        widget: the ipywidgets container.
+        z: the current code; label: the current label.
+        image: the current decoded image, (1, H, W).
+        static_png: the static version, :func:`vaelib.plots.same_style_grid` of a few styles.
+    """
+
+    def __init__(self, decode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], latent_dim: int, *,
+                 num_classes: int = 10, label: int = 0, z0: torch.Tensor | None = None,
+                 dims: Sequence[int] | None = None, value_range: tuple[float, float] = (-3.0, 3.0),
+                 step: float = 0.05, title: str = "Pick a digit, then drag the style sliders",
+                 device: str | torch.device = "cpu", static_styles: torch.Tensor | None = None):
+        import ipywidgets as w
+
+        if latent_dim < 1:
+            raise ValueError(f"latent_dim must be positive, got {latent_dim}.")
+        if not 0 <= int(label) < num_classes:
+            raise ValueError(f"label must lie in 0..{num_classes - 1}, got {label}.")
+        self.decode, self.device, self.num_classes = decode, device, num_classes
+        self.z = torch.zeros(latent_dim) if z0 is None else torch.as_tensor(z0).detach().cpu().reshape(-1).clone()
+        if self.z.numel() != latent_dim:
+            raise ValueError(f"z0 has {self.z.numel()} entries but latent_dim is {latent_dim}.")
+        self.label = int(label)
+        self.dims = list(range(min(latent_dim, 32))) if dims is None else list(dims)
+        if any(not 0 <= d < latent_dim for d in self.dims):
+            raise ValueError(f"dims must lie in 0..{latent_dim - 1}, got {self.dims}.")
+        lo, hi = value_range
+        self.picker = w.ToggleButtons(options=[(str(k), k) for k in range(num_classes)], value=self.label,
+                                      description="digit", style={"button_width": "32px"})
+        self.sliders = [
+            w.FloatSlider(value=float(self.z[d]), min=lo, max=hi, step=step, description=f"z{d + 1}",
+                          readout_format=".2f", layout=w.Layout(width="320px"))
+            for d in self.dims
+        ]
+        self.picture = w.Image(format="png", layout=w.Layout(width="168px", height="168px"))
+        self.picker.observe(self._on_change, names="value")
+        for s in self.sliders:
+            s.observe(self._on_change, names="value")
+        self.widget = w.VBox([w.HTML(f"<b>{title}</b>"), self.picker,
+                              w.HBox([self.picture, w.VBox(self.sliders)])])
+        self.render()
+        styles = self.z.unsqueeze(0) if static_styles is None else torch.as_tensor(static_styles).detach().cpu()
+        self.static_png = _figure_png(plots.same_style_grid(
+            lambda z, y: self._decode_cpu(z, y), styles, num_classes=num_classes,
+            title="Each row keeps one style code; each column asks for another digit"))
+
+    def _decode_cpu(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.decode(z.to(self.device), y.to(self.device)).cpu()
+
+    def _on_change(self, _change=None) -> None:
+        self.label = int(self.picker.value)
+        for d, s in zip(self.dims, self.sliders, strict=True):
+            self.z[d] = s.value
+        self.render()
+
+    def render(self) -> None:
+        """Decode the current code with the current label and draw it."""
+        self.image = self._decode_cpu(self.z.unsqueeze(0), torch.tensor([self.label]))[0]
+        self.picture.value = image_png(self.image)
+
+    def __repr__(self) -> str:
+        return (f"ConditionalExplorer(label {self.label} of {self.num_classes}, "
+                f"{len(self.sliders)} sliders over a {self.z.numel()}-D code)")
