@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from ..runtime import env_flag
 
-__all__ = ["CheckResult", "CheckFailed", "run_check", "Hint", "NOT_WRITTEN"]
+__all__ = ["CheckResult", "CheckFailed", "run_check", "multiple_choice", "Hint", "NOT_WRITTEN"]
 
 
 class CheckFailed(AssertionError):
@@ -91,6 +91,35 @@ def run_check(name: str, body: Callable[[], str], *answers: object) -> CheckResu
             name, False, f"your code raised {type(err).__name__}: {err}. Read the message, fix the "
                          "code, and run the cell again.")
     return _finish(result)
+
+
+def multiple_choice(name: str, answer: object, *, correct: str, hints: dict[str, str], success: str,
+                    options: str = "abcd") -> CheckResult:
+    """Check a one-letter answer: ``success`` when it is ``correct``, else the hint for that letter.
+
+    Args:
+        name: the check's name.
+        answer: the learner's letter; "b", "B", " (b) " all read as "b"; None (or
+            ``NotImplemented``) is reported as not written yet.
+        correct: the right letter.
+        hints: for each wrong letter, why it is wrong (and a nudge towards the right one).
+        success: why the right letter is right.
+        options: the letters offered.
+    """
+    if set(hints) | {correct} != set(options):
+        raise ValueError(f"{name}: give a hint for every wrong option of {options!r}.")
+
+    def body() -> str:
+        if answer is None:  # the exercise's placeholder: nothing chosen yet
+            raise NotImplementedError
+        choice = str(answer).strip().lower().strip("()").strip()
+        if len(choice) != 1 or choice not in options:
+            raise Hint(f"answer with one letter, {options[0]!r} to {options[-1]!r}.")
+        if choice != correct:
+            raise Hint(hints[choice])
+        return success
+
+    return run_check(name, body, answer)
 
 
 def _finish(result: CheckResult) -> CheckResult:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..applications import auroc
-from . import CheckResult, Hint, run_check
+from . import CheckResult, Hint, multiple_choice, run_check
 
 __all__ = ["check_auroc_answer", "check_auroc", "check_ink_correlation"]
 
@@ -15,24 +15,19 @@ __all__ = ["check_auroc_answer", "check_auroc", "check_ink_correlation"]
 def check_auroc_answer(answer: str) -> CheckResult:
     """Exercise 'what does an AUROC of 0.3 say?'."""
 
-    def body() -> str:
-        choice = str(answer).strip().lower().strip("()")
-        hints = {
-            "a": "0.3 is not 'a bit worse than chance': chance is 0.5, and a score below it ranks "
-                 "the two groups the wrong way round consistently. What would its negative score?",
-            "c": "the AUROC is not a detection rate at one threshold; it averages over all "
-                 "thresholds (the probability a random anomaly outscores a random normal example).",
-            "d": "the AUROC does not depend on how many anomalies there are: it compares the two "
-                 "groups' score distributions, whatever their sizes.",
-        }
-        if choice in hints:
-            raise Hint(hints[choice])
-        if choice != "b":
-            raise Hint("answer with one letter, 'a' to 'd'.")
-        return ("right: the score is informative but points the wrong way; its negative has "
-                "AUROC 0.7.")
-
-    return run_check("auroc_meaning", body)
+    return multiple_choice(
+        "auroc_meaning", answer, correct="b",
+        hints={
+            "a": ("0.3 is not 'a bit worse than chance': chance is 0.5, and a score below it ranks "
+                  "the two groups the wrong way round consistently. What would its negative score?"),
+            "c": ("the AUROC is not a detection rate at one threshold; it averages over all "
+                  "thresholds (the probability a random anomaly outscores a random normal "
+                  "example)."),
+            "d": ("the AUROC does not depend on how many anomalies there are: it compares the two "
+                  "groups' score distributions, whatever their sizes."),
+        },
+        success=("right: the score is informative but points the wrong way; its negative has AUROC "
+                 "0.7."))
 
 
 def check_auroc(fn: Callable) -> CheckResult:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 import torch
 import torch.nn.functional as F
 
-from . import CheckResult, Hint, run_check
+from . import CheckResult, Hint, multiple_choice, run_check
 
 __all__ = ["check_holes_answer", "check_reconstruction_loss", "check_latent_size_experiment"]
 
@@ -15,23 +15,18 @@ __all__ = ["check_holes_answer", "check_reconstruction_loss", "check_latent_size
 def check_holes_answer(answer: str) -> CheckResult:
     """Exercise 'holes': which statement explains why random codes decode to garbage?"""
 
-    def body() -> str:
-        choice = str(answer).strip().lower().strip("()")
-        if choice not in {"a", "b", "c", "d"}:
-            raise Hint("answer with one letter, 'a' to 'd'.")
-        if choice == "a":
-            raise Hint("the decoder is not broken: it decodes the codes of real digits well. "
-                       "Ask which codes it was ever trained on.")
-        if choice == "c":
-            raise Hint("more training makes reconstructions sharper but gives the decoder no reason "
-                       "to care about codes no image maps to.")
-        if choice == "d":
-            raise Hint("a wider box would only add more empty space: the problem is the space "
-                       "between and around the clusters.")
-        return ("right: nothing in the loss asks the codes to fill any region, so most of the "
-                "space is never visited in training and the decoder's output there is arbitrary.")
-
-    return run_check("holes", body, answer)
+    return multiple_choice(
+        "holes", answer, correct="b",
+        hints={
+            "a": ("the decoder is not broken: it decodes the codes of real digits well. Ask which "
+                  "codes it was ever trained on."),
+            "c": ("more training makes reconstructions sharper but gives the decoder no reason to "
+                  "care about codes no image maps to."),
+            "d": ("a wider box would only add more empty space: the problem is the space between "
+                  "and around the clusters."),
+        },
+        success=("right: nothing in the loss asks the codes to fill any region, so most of the "
+                 "space is never visited in training and the decoder's output there is arbitrary."))
 
 
 def _reference_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from . import CheckResult, Hint, run_check
+from . import CheckResult, Hint, multiple_choice, run_check
 
 __all__ = ["check_duplicate_latent_answer", "check_mig_from_information", "check_rotation_experiment"]
 
@@ -14,25 +14,19 @@ __all__ = ["check_duplicate_latent_answer", "check_mig_from_information", "check
 def check_duplicate_latent_answer(answer: str) -> CheckResult:
     """Exercise 'a copied latent': the MIG of a factor that two latents encode equally well."""
 
-    def body() -> str:
-        choice = str(answer).strip().lower().strip("()")
-        hints = {
-            "a": "MIG does not reward the information alone: it measures the *gap* between the "
-                 "most and the second most informative latent, divided by the factor's entropy.",
-            "c": "the gap is not halved: both latents carry the same information, so the best and "
-                 "the second best are equal.",
-            "d": "the entropy is the factor's, and it is positive (posX takes 8 values); the gap "
-                 "is what vanishes.",
-        }
-        if choice in hints:
-            raise Hint(hints[choice])
-        if choice != "b":
-            raise Hint("answer with one letter, 'a' to 'd'.")
-        return ("right: two latents hold the same information about posX, so the gap between the "
-                "best and the second best is 0, and posX's MIG is 0: MIG penalises a factor "
-                "spread over (or copied into) several latents.")
-
-    return run_check("duplicate_latent", body, answer)
+    return multiple_choice(
+        "duplicate_latent", answer, correct="b",
+        hints={
+            "a": ("MIG does not reward the information alone: it measures the *gap* between the "
+                  "most and the second most informative latent, divided by the factor's entropy."),
+            "c": ("the gap is not halved: both latents carry the same information, so the best and "
+                  "the second best are equal."),
+            "d": ("the entropy is the factor's, and it is positive (posX takes 8 values); the gap "
+                  "is what vanishes."),
+        },
+        success=("right: two latents hold the same information about posX, so the gap between the "
+                 "best and the second best is 0, and posX's MIG is 0: MIG penalises a factor "
+                 "spread over (or copied into) several latents."))
 
 
 def _reference_mig(mi: np.ndarray, entropy: np.ndarray) -> float:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 import torch
 import torch.nn.functional as F
 
-from . import CheckResult, Hint, run_check
+from . import CheckResult, Hint, multiple_choice, run_check
 
 __all__ = ["check_latent_size_answer", "check_condition_inputs", "check_label_swap_experiment"]
 
@@ -15,24 +15,18 @@ __all__ = ["check_latent_size_answer", "check_condition_inputs", "check_label_sw
 def check_latent_size_answer(answer: str) -> CheckResult:
     """Exercise 'why does the classifier's accuracy drop as the latent grows?'."""
 
-    def body() -> str:
-        choice = str(answer).strip().lower().strip("()")
-        hints = {
-            "a": "the bigger models reconstruct *better* (their ELBO is higher), so a worse decoder "
-                 "is not the reason. Ask what the extra latent dimensions are used for.",
-            "c": "the classifier is the same for every latent size and scores real test digits "
-                 "well; it cannot explain a difference between the models.",
-            "d": "every model is trained with the same β = 1 KL term. Ask what information a "
-                 "20-D code has room for that a 2-D code does not.",
-        }
-        if choice in hints:
-            raise Hint(hints[choice])
-        if choice != "b":
-            raise Hint("answer with one letter, 'a' to 'd'.")
-        return ("right: a large code can also store which digit it is; a prior draw then carries "
-                "its own, random digit identity, which can overrule the label.")
-
-    return run_check("cvae_latent_size", body)
+    return multiple_choice(
+        "cvae_latent_size", answer, correct="b",
+        hints={
+            "a": ("the bigger models reconstruct *better* (their ELBO is higher), so a worse "
+                  "decoder is not the reason. Ask what the extra latent dimensions are used for."),
+            "c": ("the classifier is the same for every latent size and scores real test digits "
+                  "well; it cannot explain a difference between the models."),
+            "d": ("every model is trained with the same β = 1 KL term. Ask what information a 20-D "
+                  "code has room for that a 2-D code does not."),
+        },
+        success=("right: a large code can also store which digit it is; a prior draw then carries "
+                 "its own, random digit identity, which can overrule the label."))
 
 
 def check_condition_inputs(fn: Callable) -> CheckResult:

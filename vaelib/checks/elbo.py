@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
-from . import CheckResult, Hint, run_check
+from . import CheckResult, Hint, multiple_choice, run_check
 
 __all__ = [
     "linear_gaussian_elbo",
@@ -228,21 +228,14 @@ def check_fit_q(fn: Callable[..., tuple[float, float]]) -> CheckResult:
 def check_encoder_only(answer: str | None) -> CheckResult:
     """Exercise 'only the encoder changed': which statement follows from a 5-nat ELBO gain?"""
 
-    def body() -> str:
-        if answer is None:
-            raise NotImplementedError
-        choice = str(answer).strip().lower().strip("()")
-        if choice not in {"a", "b", "c", "d"}:
-            raise Hint("answer with one letter, 'a' to 'd'.")
-        if choice == "a":
-            raise Hint("log p(x) is defined by the prior and the decoder alone; q does not appear "
-                       "in it. Which term of log p(x) = ELBO + KL can q change?")
-        if choice == "c":
-            raise Hint("the decoder's weights did not change, so neither did p(x | z).")
-        if choice == "d":
-            raise Hint("log p(x) = ELBO(q) + KL(q || p(z|x)) holds for every q, so a change in the "
-                       "ELBO at fixed log p(x) says something exact about the other term.")
-        return ("right: with the prior and decoder fixed, log p(x) is fixed, so the 5 nats gained "
-                "by the ELBO are exactly 5 nats less KL between q and the true posterior.")
-
-    return run_check("encoder_only", body)
+    return multiple_choice(
+        "encoder_only", answer, correct="b",
+        hints={
+            "a": ("log p(x) is defined by the prior and the decoder alone; q does not appear in "
+                  "it. Which term of log p(x) = ELBO + KL can q change?"),
+            "c": "the decoder's weights did not change, so neither did p(x | z).",
+            "d": ("log p(x) = ELBO(q) + KL(q || p(z|x)) holds for every q, so a change in the ELBO "
+                  "at fixed log p(x) says something exact about the other term."),
+        },
+        success=("right: with the prior and decoder fixed, log p(x) is fixed, so the 5 nats gained "
+                 "by the ELBO are exactly 5 nats less KL between q and the true posterior."))

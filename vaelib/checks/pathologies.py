@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from . import CheckResult, Hint, run_check
+from . import CheckResult, Hint, multiple_choice, run_check
 
 __all__ = ["check_kl_mean_answer", "check_free_bits_kl", "check_cyclical_experiment"]
 
@@ -14,24 +14,20 @@ __all__ = ["check_kl_mean_answer", "check_free_bits_kl", "check_cyclical_experim
 def check_kl_mean_answer(answer: str) -> CheckResult:
     """Exercise 'a mean that is a β': which β does a per-pixel mean reconstruction loss train?"""
 
-    def body() -> str:
-        choice = str(answer).strip().lower().strip("()")
-        hints = {
-            "a": "the KL term is summed over the latents as usual, but the reconstruction term is "
-                 "divided by the number of pixels; the two terms no longer carry the ELBO's weights.",
-            "b": "dividing the reconstruction term by 784 is the same, up to an overall factor, as "
-                 "multiplying the KL term by 784, not by 1/784: multiply the whole loss by 784.",
-            "d": "the batch mean scales both terms alike; only the division by the number of pixels "
-                 "changes their balance.",
-        }
-        if choice in hints:
-            raise Hint(hints[choice])
-        if choice != "c":
-            raise Hint("answer with one letter, 'a' to 'd'.")
-        return ("right: 784 x (mean BCE + KL) = summed BCE + 784 KL, so the optimum is that of a "
-                "β-VAE with β = 784, the number of pixels.")
-
-    return run_check("kl_mean", body, answer)
+    return multiple_choice(
+        "kl_mean", answer, correct="c",
+        hints={
+            "a": ("the KL term is summed over the latents as usual, but the reconstruction term is "
+                  "divided by the number of pixels; the two terms no longer carry the ELBO's "
+                  "weights."),
+            "b": ("dividing the reconstruction term by 784 is the same, up to an overall factor, "
+                  "as multiplying the KL term by 784, not by 1/784: multiply the whole loss by "
+                  "784."),
+            "d": ("the batch mean scales both terms alike; only the division by the number of "
+                  "pixels changes their balance."),
+        },
+        success=("right: 784 x (mean BCE + KL) = summed BCE + 784 KL, so the optimum is that of a "
+                 "β-VAE with β = 784, the number of pixels."))
 
 
 def _reference_free_bits(mu: torch.Tensor, logvar: torch.Tensor, free_bits: float) -> torch.Tensor:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import torch
 
-from . import CheckResult, Hint, run_check
+from . import CheckResult, Hint, multiple_choice, run_check
 
 __all__ = [
     "variance_ratio_exact",
@@ -29,26 +29,24 @@ def variance_ratio_exact(c: float) -> float:
     return (15 + 14 * c**2 + c**4) / 4
 
 
+_NOT_PATHWISE = ("z = 1[u < theta] is a step function of theta: its derivative is 0 wherever it "
+                 "exists, so autograd returns 0 although the true gradient f(1) - f(0) is not 0. "
+                 "The pathwise estimator needs z to be differentiable in theta.")
+
+
 def check_discrete_answer(answer: str | None) -> CheckResult:
     """Exercise 'a discrete latent': which estimator is unbiased for a Bernoulli z?"""
 
-    def body() -> str:
-        if answer is None:
-            raise NotImplementedError
-        choice = str(answer).strip().lower().strip("()")
-        if choice not in {"a", "b", "c", "d"}:
-            raise Hint("answer with one letter, 'a' to 'd'.")
-        if choice in {"a", "c"}:
-            raise Hint("z = 1[u < theta] is a step function of theta: its derivative is 0 wherever "
-                       "it exists, so autograd returns 0 although the true gradient f(1) - f(0) "
-                       "is not 0. The pathwise estimator needs z to be differentiable in theta.")
-        if choice == "d":
-            raise Hint("the score-function estimator only needs log p(z; theta) to be "
-                       "differentiable in theta, and log Bernoulli(z; theta) is.")
-        return ("right: the score-function estimator f(z) d/dtheta log p(z; theta) needs no "
-                "derivative of z, so it works for discrete z; the pathwise one does not.")
-
-    return run_check("discrete_answer", body)
+    return multiple_choice(
+        "discrete_answer", answer, correct="b",
+        hints={
+            "a": _NOT_PATHWISE,
+            "c": _NOT_PATHWISE,
+            "d": ("the score-function estimator only needs log p(z; theta) to be differentiable in "
+                  "theta, and log Bernoulli(z; theta) is."),
+        },
+        success=("right: the score-function estimator f(z) d/dtheta log p(z; theta) needs no "
+                 "derivative of z, so it works for discrete z; the pathwise one does not."))
 
 
 def _test_function(z: torch.Tensor) -> torch.Tensor:

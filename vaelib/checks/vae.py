@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 import torch
 import torch.nn.functional as F
 
-from . import CheckResult, Hint, run_check
+from . import CheckResult, Hint, multiple_choice, run_check
 
 __all__ = ["check_bound_order_answer", "check_negative_elbo", "check_importance_sampling_experiment"]
 
@@ -15,24 +15,18 @@ __all__ = ["check_bound_order_answer", "check_negative_elbo", "check_importance_
 def check_bound_order_answer(answer: str) -> CheckResult:
     """Exercise 'which number is closest to log p(x)?'."""
 
-    def body() -> str:
-        choice = str(answer).strip().lower().strip("()")
-        hints = {
-            "a": "the ELBO is the loosest of the three: it is the K = 1 case of the importance-"
-                 "sampled bound, and the bound can only tighten as K grows.",
-            "b": "K = 10 is tighter than the ELBO, but K = 1000 averages more samples inside the "
-                 "logarithm and is tighter still (on average).",
-            "d": "all three are lower bounds on log p(x) in expectation, so none of them can be "
-                 "above it on average; they are not equally close either.",
-        }
-        if choice in hints:
-            raise Hint(hints[choice])
-        if choice != "c":
-            raise Hint("answer with one letter, 'a' to 'd'.")
-        return ("right: every estimate is a lower bound in expectation, and the bound tightens "
-                "as K grows; K = 1000 is the closest of the three.")
-
-    return run_check("bound_order", body, answer)
+    return multiple_choice(
+        "bound_order", answer, correct="c",
+        hints={
+            "a": ("the ELBO is the loosest of the three: it is the K = 1 case of the "
+                  "importance-sampled bound, and the bound can only tighten as K grows."),
+            "b": ("K = 10 is tighter than the ELBO, but K = 1000 averages more samples inside the "
+                  "logarithm and is tighter still (on average)."),
+            "d": ("all three are lower bounds on log p(x) in expectation, so none of them can be "
+                  "above it on average; they are not equally close either."),
+        },
+        success=("right: every estimate is a lower bound in expectation, and the bound tightens as "
+                 "K grows; K = 1000 is the closest of the three."))
 
 
 def _reference(logits, x, mu, logvar):
