@@ -1,9 +1,11 @@
 """Slider explorers over a decoder's latent space (ipywidgets, wired to :mod:`vaelib.plots`).
 
 Each explorer draws its image once when it is built, so a notebook executed without a browser
-(nbval, the book build) runs the same code a reader's sliders run. Displayed, it offers two
-representations: the live widget, which JupyterLab shows, and a static PNG of the same content (a
-traversal grid or a decoded plane), which the rendered book shows where no kernel is running.
+(nbval, the book build) runs the same code a reader's sliders run. Displayed, it offers up to three
+representations: the live widget, which JupyterLab shows; when it was given a vaelib model with an
+MLP decoder, a kernel-free HTML explorer that decodes in the reader's browser
+(:mod:`vaelib.web_explorer`), which the rendered book shows; and a static PNG of the same content
+(a traversal grid or a decoded plane) for every other frontend.
 """
 
 from __future__ import annotations
@@ -13,12 +15,54 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
-from . import plots
+from . import plots, web_explorer
 
 __all__ = ["LatentExplorer", "PlaneExplorer", "ConditionalExplorer", "image_png"]
 
 Decode = Callable[[torch.Tensor], torch.Tensor]
+Source = Decode | nn.Module
+
+
+def _resolve(source, latent_dim: int | None, device, *, conditional: bool):
+    """A model or a decode function -> (decode on images in [0, 1], latent_dim, device, model or None).
+
+    A vaelib model is decoded as ``sigmoid(model.decode(...))`` on its own device, and its decoder
+    can go into the page; a plain function is used as it is and needs ``latent_dim``.
+    """
+    if isinstance(source, nn.Module):
+        if not hasattr(source, "decode") or not hasattr(source, "latent_dim"):
+            raise TypeError(f"{type(source).__name__} has no decode() and latent_dim; pass a vaelib "
+                            "model or a function that maps codes to images in [0, 1].")
+        if conditional != hasattr(source, "num_classes"):
+            wanted = "ConditionalExplorer" if hasattr(source, "num_classes") else "LatentExplorer or PlaneExplorer"
+            raise TypeError(f"{type(source).__name__} needs a {wanted}.")
+        if latent_dim is not None and latent_dim != source.latent_dim:
+            raise ValueError(f"latent_dim={latent_dim} but the model's latent_dim is {source.latent_dim}.")
+        model = source
+        model_device = next(model.parameters()).device
+
+        def decode(*args):
+            with torch.no_grad():
+                return torch.sigmoid(model.decode(*(a.to(model_device) for a in args)))
+
+        return decode, model.latent_dim, model_device, model
+    if not callable(source):
+        raise TypeError(f"Pass a vaelib model or a decode function, not {type(source).__name__}.")
+    if latent_dim is None:
+        raise ValueError("latent_dim is needed when the explorer is given a function instead of a model.")
+    return source, latent_dim, (device or "cpu"), None
+
+
+def _web_export(model):
+    """The decoder for the page, or None when it cannot run there (then the book shows the PNG)."""
+    if model is None:
+        return None
+    try:
+        return web_explorer.export_decoder(model)
+    except web_explorer.UnsupportedDecoder:
+        return None
 
 
 def image_png(image: torch.Tensor | np.ndarray, *, scale: int = 6) -> bytes:
@@ -35,8 +79,16 @@ def image_png(image: torch.Tensor | np.ndarray, *, scale: int = 6) -> bytes:
 
 
 def _figure_png(fig) -> bytes:
+    """The figure as PNG; stored as 8-bit grey when it has no colour (half the size or less)."""
+    from PIL import Image
+
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, facecolor="white")
+    image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGBA")
+    rgba = np.asarray(image)
+    if (rgba[..., 3] == 255).all() and (rgba[..., 0] == rgba[..., 1]).all() and (rgba[..., 1] == rgba[..., 2]).all():
+        buffer = io.BytesIO()
+        image.convert("L").save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
 
 
@@ -45,9 +97,12 @@ class _Explorer:
 
     widget = None
     static_png: bytes = b""
+    web_html: str | None = None  # the kernel-free explorer, when the decoder can run in a page
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
+        if self.web_html:
+            bundle["text/html"] = self.web_html
         bundle["image/png"] = self.static_png
         bundle["text/plain"] = repr(self)
         return bundle
@@ -57,9 +112,11 @@ class LatentExplorer(_Explorer):
     """One slider per latent dimension; moving a slider redraws the decoded image.
 
     Args:
-        decode: maps codes (M, D) to images in [0, 1] (M, 1, H, W), e.g.
-            ``lambda z: torch.sigmoid(model.decode(z))``.
-        latent_dim: D.
+        source: a vaelib model (``VAE``, ``Autoencoder``): it is decoded as
+            ``sigmoid(model.decode(z))``, and an MLP decoder also goes into the rendered page, where
+            the sliders then work without a kernel. Or any function that maps codes (M, D) to images
+            in [0, 1] (M, 1, H, W), for the live widget only.
+        latent_dim: D; read from the model when a model is given.
         z0: the starting code (D,); zeros (the prior's mean) by default.
         dims: the dimensions that get a slider (default: all, at most 32).
         value_range: the slider range; the prior puts 99.7% of its mass in (-3, 3).
@@ -72,12 +129,13 @@ class LatentExplorer(_Explorer):
         image: the current decoded image, (1, H, W).
     """
 
-    def __init__(self, decode: Decode, latent_dim: int, *, z0: torch.Tensor | None = None,
+    def __init__(self, source: Source, latent_dim: int | None = None, *, z0: torch.Tensor | None = None,
                  dims: Sequence[int] | None = None, value_range: tuple[float, float] = (-3.0, 3.0),
                  step: float = 0.05, title: str = "Move a slider to change one latent dimension",
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device | None = None):
         import ipywidgets as w
 
+        decode, latent_dim, device, model = _resolve(source, latent_dim, device, conditional=False)
         if latent_dim < 1:
             raise ValueError(f"latent_dim must be positive, got {latent_dim}.")
         self.decode, self.device = decode, device
@@ -107,6 +165,12 @@ class LatentExplorer(_Explorer):
             self._decode_cpu, self._z0, dims=self.dims[:10],
             values=np.linspace(lo, hi, 9).tolist(),
             title="What each slider does: one row per latent, from left to right"))
+        export = _web_export(model)
+        if export is not None:
+            self.web_html = web_explorer.explorer_html(
+                export, kind="latent", title=title, z0=self._z0, dims=self.dims, value_range=value_range,
+                step=step, reference=self.image, figure_png=self.static_png,
+                figure_caption=f"The same sliders as a figure: each row moves one latent from {lo:g} to {hi:g}.")
 
     def _decode_cpu(self, z: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -144,19 +208,22 @@ class PlaneExplorer(_Explorer):
     one the image at the point.
 
     Args:
-        decode: maps codes (M, D) to images in [0, 1].
-        latent_dim: D.
+        source: a vaelib model (its MLP decoder also runs in the rendered page, where clicking the
+            map or moving the sliders then works without a kernel) or a function that maps codes
+            (M, D) to images in [0, 1].
+        latent_dim: D; read from the model when a model is given.
         dims: the two dimensions that span the plane.
         z0: the code the plane passes through (zeros by default).
         extent: the range shown on both axes.
         grid: decoded images per axis in the map.
     """
 
-    def __init__(self, decode: Decode, latent_dim: int, *, dims: tuple[int, int] = (0, 1),
+    def __init__(self, source: Source, latent_dim: int | None = None, *, dims: tuple[int, int] = (0, 1),
                  z0: torch.Tensor | None = None, extent: tuple[float, float] = (-3.0, 3.0),
-                 grid: int = 15, device: str | torch.device = "cpu"):
+                 grid: int = 15, device: str | torch.device | None = None):
         import ipywidgets as w
 
+        decode, latent_dim, device, model = _resolve(source, latent_dim, device, conditional=False)
         if len(dims) != 2 or len(set(dims)) != 2 or not all(0 <= d < latent_dim for d in dims):
             raise ValueError(f"dims must be two different dimensions in 0..{latent_dim - 1}, got {dims}.")
         self.decode, self.device, self.dims = decode, device, tuple(dims)
@@ -185,6 +252,18 @@ class PlaneExplorer(_Explorer):
             s.observe(self._on_change, names="value")
         self.widget = w.HBox([self.map, w.VBox([self.picture, *self.sliders])])
         self.render()
+        export = _web_export(model)
+        if export is not None:
+            # Where the plot area's corners (lo, hi) and (hi, lo) fall in the saved PNG, so a click
+            # on the map in the page can be turned back into a code.
+            width, height = fig.bbox.width, fig.bbox.height
+            (x0, y0), (x1, y1) = ax.transData.transform([(lo, hi), (hi, lo)])
+            box = (x0 / width, 1 - y0 / height, x1 / width, 1 - y1 / height)
+            self.web_html = web_explorer.explorer_html(
+                export, kind="plane", title=f"Click the map or drag the sliders: the plane of z{dims[0] + 1} and z{dims[1] + 1}",
+                z0=self.z0, dims=list(self.dims), value_range=extent, step=0.05, reference=self.image,
+                figure_png=self.static_png, figure_caption="Decoded images over the plane; the circle is the current code.",
+                plane_box=box)
 
     def _decode_cpu(self, z: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -213,9 +292,10 @@ class ConditionalExplorer(_Explorer):
     sliders still and click through the labels to see one style written as every digit.
 
     Args:
-        decode: maps codes (M, D) and labels (M,) to images in [0, 1] (M, 1, H, W), e.g.
-            ``lambda z, y: torch.sigmoid(cvae.decode(z, y))``.
-        latent_dim: D.
+        source: a :class:`~vaelib.models.ConditionalVAE` (its decoder also runs in the rendered
+            page, where the buttons and sliders then work without a kernel) or a function that maps
+            codes (M, D) and labels (M,) to images in [0, 1] (M, 1, H, W).
+        latent_dim: D; read from the model when a model is given.
         num_classes: how many labels the picker offers.
         label: the starting label.
         z0: the starting code (D,); zeros (the prior's mean) by default.
@@ -230,13 +310,19 @@ class ConditionalExplorer(_Explorer):
         static_png: the static version, :func:`vaelib.plots.same_style_grid` of a few styles.
     """
 
-    def __init__(self, decode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], latent_dim: int, *,
-                 num_classes: int = 10, label: int = 0, z0: torch.Tensor | None = None,
+    def __init__(self, source: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | nn.Module,
+                 latent_dim: int | None = None, *, num_classes: int | None = None, label: int = 0,
+                 z0: torch.Tensor | None = None,
                  dims: Sequence[int] | None = None, value_range: tuple[float, float] = (-3.0, 3.0),
                  step: float = 0.05, title: str = "Pick a digit, then drag the style sliders",
-                 device: str | torch.device = "cpu", static_styles: torch.Tensor | None = None):
+                 device: str | torch.device | None = None, static_styles: torch.Tensor | None = None):
         import ipywidgets as w
 
+        decode, latent_dim, device, model = _resolve(source, latent_dim, device, conditional=True)
+        model_classes = getattr(model, "num_classes", None)
+        if num_classes is not None and model_classes is not None and num_classes != model_classes:
+            raise ValueError(f"num_classes={num_classes} but the model has {model_classes} classes.")
+        num_classes = num_classes or model_classes or 10
         if latent_dim < 1:
             raise ValueError(f"latent_dim must be positive, got {latent_dim}.")
         if not 0 <= int(label) < num_classes:
@@ -268,6 +354,12 @@ class ConditionalExplorer(_Explorer):
         self.static_png = _figure_png(plots.same_style_grid(
             lambda z, y: self._decode_cpu(z, y), styles, num_classes=num_classes,
             title="Each row keeps one style code; each column asks for another digit"))
+        export = _web_export(model)
+        if export is not None:
+            self.web_html = web_explorer.explorer_html(
+                export, kind="conditional", title=title, z0=self.z, dims=self.dims, value_range=value_range,
+                step=step, reference=self.image, label=self.label, figure_png=self.static_png,
+                figure_caption="The same idea as a figure: each row keeps one style code, each column asks for another digit.")
 
     def _decode_cpu(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
