@@ -1,6 +1,7 @@
 # The course's commands. Each one creates .venv on first use and reuses it afterwards.
 #   make book   execute every chapter and build the HTML book into _build/html
-#   make test   lint, unit tests, every notebook under nbval, then the book with warnings as errors
+#   make test   lint, unit tests, every notebook under nbval, the book with warnings as errors,
+#               then the built book in a headless browser
 #   make lab    JupyterLab with working widgets
 #   make student / make grade SUBMISSIONS=folder CHAPTER=01_autoencoders   assignments
 #   make clean  remove the build, the caches and the virtual environment
@@ -15,7 +16,7 @@ LAB_STAMP := $(VENV)/.installed-lab
 # book is reproducible without a network (`make book VAELIB_OFFLINE=0` to build with full MNIST);
 # the checks of the reference solutions must pass; static pages get a one-line training summary
 # instead of a live progress bar. `make lab` sets none of these.
-BUILD_TARGETS := book test lint unit notebooks book-from-cache
+BUILD_TARGETS := book test lint unit notebooks book-from-cache browser
 VAELIB_OFFLINE ?= 1
 $(BUILD_TARGETS): export VAELIB_OFFLINE := $(VAELIB_OFFLINE)
 $(BUILD_TARGETS): export VAELIB_STRICT_CHECKS := 1
@@ -23,7 +24,7 @@ $(BUILD_TARGETS): export TQDM_DISABLE := 1
 $(BUILD_TARGETS): export PYTHONHASHSEED := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: book test lint unit notebooks book-from-cache lab clean venv student grade
+.PHONY: book test lint unit notebooks book-from-cache browser lab clean venv student grade
 
 venv: $(STAMP)
 
@@ -39,13 +40,13 @@ book: $(STAMP)
 
 # The notebooks run once, under nbval (on the CPU); tests/nbval_cache.py hands each executed
 # notebook to the book's execution cache, so the book build below reuses those outputs.
-test: lint unit notebooks book-from-cache
+test: lint unit notebooks book-from-cache browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check vaelib tests bench chapters
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests -q --ignore=tests/browser
 
 notebooks: $(STAMP)
 	VAELIB_DEVICE=cpu $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
@@ -54,6 +55,12 @@ notebooks: $(STAMP)
 book-from-cache: $(STAMP)
 	VAELIB_DEVICE=cpu $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is at $(abspath _build/html/index.html)"
+
+# The built book in headless Chromium (Playwright drives the system's chromium; the tests install
+# Debian's package on first use when they can): pages, figures, solutions, explorers, dark theme.
+# Screenshots of every page land in _build/screenshots.
+browser: $(STAMP)
+	$(BIN)/python -m pytest tests/browser -q
 
 # Assignments: the student version of every chapter, and grading a folder of submissions.
 student: $(STAMP)

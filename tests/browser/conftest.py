@@ -1,0 +1,347 @@
+"""Browser fixtures: the built book served over HTTP and opened in headless Chromium.
+
+The book is served from a local port, as GitHub Pages would serve it, and every request to any
+other host is aborted: the machine may be offline, and an aborted request both keeps the tests
+fast and deterministic and shows which pages depend on something external.
+
+Environment:
+    VAELIB_BOOK_DIR        the built HTML book (default ``<repo>/_build/html``).
+    VAELIB_SCREENSHOT_DIR  where screenshots and the external-request list go
+                           (default ``<repo>/_build/screenshots``).
+    VAELIB_CHROMIUM        a Chromium/Chrome executable to use instead of searching for one.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LOCAL_HOST = "127.0.0.1"
+VIEWPORT = {"width": 1280, "height": 900}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+]
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+INSTALL_HINT = (
+    "install Chromium (Debian/Ubuntu: `sudo apt-get install chromium`), or run "
+    "`.venv/bin/python -m playwright install chromium`, or point VAELIB_CHROMIUM at a "
+    "Chromium/Chrome executable"
+)
+
+
+def book_dir() -> Path:
+    """The built book; an environment variable lets the tests run against a copy."""
+    return Path(os.environ.get("VAELIB_BOOK_DIR") or REPO_ROOT / "_build" / "html").resolve()
+
+
+def screenshot_dir() -> Path:
+    """Where screenshots go; created on demand so a fresh checkout works."""
+    path = Path(os.environ.get("VAELIB_SCREENSHOT_DIR") or REPO_ROOT / "_build" / "screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path.resolve()
+
+
+# --------------------------------------------------------------------------------------------
+# Finding a browser
+# --------------------------------------------------------------------------------------------
+
+
+def _runs(executable: str) -> bool:
+    """Whether `executable --version` works: Ubuntu's chromium-browser can be a snap stub."""
+    try:
+        done = subprocess.run(
+            [executable, "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0 and "chrom" in (done.stdout + done.stderr).lower()
+
+
+def _chromium_on_path() -> str | None:
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found and _runs(found):
+            return found
+    return None
+
+
+def _can_apt_install() -> list[str] | None:
+    """The command prefix that may run apt-get (root, or passwordless sudo), else None."""
+    if not Path("/etc/debian_version").exists() or not shutil.which("apt-get"):
+        return None
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return []
+    sudo = shutil.which("sudo")
+    if sudo and subprocess.run([sudo, "-n", "true"], capture_output=True).returncode == 0:
+        return [sudo, "-n"]
+    return None
+
+
+def _tail(done: subprocess.CompletedProcess) -> str:
+    text = (done.stderr or done.stdout or b"").decode(errors="replace").strip()
+    return text.splitlines()[-1] if text else f"exit status {done.returncode}"
+
+
+def _apt_install_chromium(prefix: list[str]) -> str:
+    """Run apt-get update and install; return the last line apt printed, for the failure log."""
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    done = None
+    for args in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+        done = subprocess.run(
+            [*prefix, *args], env=env, capture_output=True, timeout=900, check=False
+        )
+    return _tail(done)
+
+
+def _playwright_install_chromium() -> tuple[bool, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "playwright", "install", "chromium"],
+        capture_output=True,
+        timeout=900,
+        check=False,
+    )
+    return done.returncode == 0, _tail(done)
+
+
+def find_chromium() -> tuple[str | None, list[str]]:
+    """Return (executable, log): a Chromium to launch, or None for Playwright's own build.
+
+    Order: $VAELIB_CHROMIUM; chromium / chromium-browser / google-chrome on PATH; apt-get install
+    chromium when root or passwordless sudo on Debian/Ubuntu; `playwright install chromium`.
+    Fails the run (never skips) when none of these gives a browser.
+    """
+    log: list[str] = []
+    explicit = os.environ.get("VAELIB_CHROMIUM")
+    if explicit:
+        if _runs(explicit):
+            return explicit, log
+        pytest.fail(
+            f"VAELIB_CHROMIUM={explicit!r} does not run (`--version` failed); {INSTALL_HINT}"
+        )
+    found = _chromium_on_path()
+    if found:
+        return found, log
+    log.append(f"none of {', '.join(CHROMIUM_NAMES)} runs from PATH")
+    prefix = _can_apt_install()
+    if prefix is not None:
+        log.append("trying `apt-get install -y chromium`" + (" with sudo" if prefix else ""))
+        try:
+            said = _apt_install_chromium(prefix)
+        except (OSError, subprocess.SubprocessError) as err:
+            said = str(err)
+        found = _chromium_on_path()
+        if found:
+            return found, log
+        log.append(f"apt-get did not give a working chromium ({said})")
+    else:
+        log.append("not root and no passwordless sudo on Debian/Ubuntu: apt-get not tried")
+    log.append("trying `python -m playwright install chromium`")
+    try:
+        ok, said = _playwright_install_chromium()
+    except (OSError, subprocess.SubprocessError) as err:
+        ok, said = False, str(err)
+    if ok:
+        return None, log
+    log.append(f"playwright install chromium failed ({said})")
+    pytest.fail(
+        "No Chromium for the browser tests: " + "; ".join(log) + f". To fix: {INSTALL_HINT}"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Browser and server
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    """One headless Chromium for the whole session: launching is the slow part."""
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Playwright is missing: `.venv/bin/pip install playwright`")
+    executable, log = find_chromium()
+    manager = sync_playwright().start()
+    try:
+        options = {"headless": True, "args": CHROMIUM_ARGS}
+        if executable:
+            options["executable_path"] = executable
+        try:
+            launched = manager.chromium.launch(**options)
+        except PlaywrightError as err:
+            where = executable or "Playwright's own chromium"
+            pytest.fail(
+                f"Chromium ({where}) did not start: {err}\n{'; '.join(log)}\n{INSTALL_HINT}"
+            )
+        yield launched
+        launched.close()
+    finally:
+        manager.stop()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        """Requests are not worth a line each in the test output."""
+
+
+@pytest.fixture(scope="session")
+def book_server() -> Iterator[str]:
+    """Base URL (ending in '/') of a local HTTP server for the book, as on GitHub Pages."""
+    root = book_dir()
+    if not (root / "index.html").is_file():
+        pytest.fail(
+            f"No built book at {root} (index.html missing): build the book first: make book"
+        )
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = ThreadingHTTPServer((LOCAL_HOST, 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="book-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://{LOCAL_HOST}:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --------------------------------------------------------------------------------------------
+# Opening pages
+# --------------------------------------------------------------------------------------------
+
+
+def is_external(url: str) -> bool:
+    """Whether a URL leaves the local server (data:, blob: and about: never do)."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname != LOCAL_HOST
+
+
+IMAGES_SCRIPT = """
+async () => {
+  // Lazy images load only near the viewport: make every one eager, then wait for each to finish.
+  const images = Array.from(document.images);
+  images.forEach((img) => { img.loading = "eager"; });
+  window.scrollTo(0, document.body.scrollHeight);
+  await Promise.all(images.map((img) => img.complete ? null : new Promise((done) => {
+    img.addEventListener("load", done, { once: true });
+    img.addEventListener("error", done, { once: true });
+    setTimeout(done, 10000);
+  })));
+  window.scrollTo(0, 0);
+  return images.map((img) => ({
+    src: img.getAttribute("src") || "",
+    complete: img.complete,
+    naturalWidth: img.naturalWidth,
+  }));
+}
+"""
+
+
+@dataclass
+class OpenedPage:
+    """A page of the book with what it tried to fetch and what it complained about."""
+
+    page: object
+    path: str = ""
+    response_status: int | None = None
+    external_urls: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    external_console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def load_images(self) -> list[dict]:
+        """Force every <img> (lazy ones too) to load; return src, complete and naturalWidth."""
+        return self.page.evaluate(IMAGES_SCRIPT)
+
+    def screenshot(self, name: str) -> Path:
+        """Full-page PNG `<name>.png` in the screenshot directory, after images have loaded."""
+        self.load_images()
+        target = screenshot_dir() / f"{name}.png"
+        self.page.screenshot(path=str(target), full_page=True)
+        return target
+
+    def _on_console(self, message) -> None:
+        if message.type != "error":
+            return
+        where = (message.location or {}).get("url", "")
+        text = f"{message.text} (at {where})" if where else message.text
+        # A request we aborted shows up as "Failed to load resource: net::ERR_FAILED" located at
+        # the external URL; that is our doing, not the page's.
+        caused_by_abort = (where and is_external(where)) or any(
+            url in message.text for url in self.external_urls
+        )
+        (self.external_console_errors if caused_by_abort else self.console_errors).append(text)
+
+    def _on_page_error(self, error) -> None:
+        self.page_errors.append(f"{error.name}: {error.message}" if error.name else str(error))
+
+
+def _abort_external(opened: OpenedPage, route) -> None:
+    url = route.request.url
+    if is_external(url):
+        if url not in opened.external_urls:
+            opened.external_urls.append(url)
+        route.abort()
+    else:
+        route.continue_()
+
+
+DARK_MODE_SCRIPT = """
+try { localStorage.setItem("mode", "dark"); localStorage.setItem("theme", "dark"); } catch (e) {}
+"""
+
+
+def new_page(browser, base_url: str, path: str, dark: bool = False, wait_until: str = "load"):
+    """Open `path` of the book in a fresh context; return (OpenedPage, context to close).
+
+    A fresh 1280x900 context per page keeps localStorage (the theme) from leaking between pages.
+    """
+    context = browser.new_context(
+        viewport=VIEWPORT, color_scheme="dark" if dark else "light", service_workers="block"
+    )
+    context.set_default_timeout(20_000)
+    if dark:
+        context.add_init_script(DARK_MODE_SCRIPT)
+    page = context.new_page()
+    opened = OpenedPage(page=page, path=path)
+    context.route("**/*", functools.partial(_abort_external, opened))
+    page.on("console", opened._on_console)
+    page.on("pageerror", opened._on_page_error)
+    response = page.goto(base_url + path.lstrip("/"), wait_until=wait_until)
+    opened.response_status = response.status if response else None
+    return opened, context
+
+
+@pytest.fixture
+def open_page(browser, book_server) -> Iterator[Callable[..., OpenedPage]]:
+    """`open_page(path, dark=False)`: load a page of the book, e.g. "chapters/04_vae.html".
+
+    The returned OpenedPage has `.page` (Playwright), `.external_urls` (blocked requests),
+    `.console_errors` (those not caused by the blocked requests) and `.page_errors` (uncaught
+    exceptions). Its context is closed when the test ends.
+    """
+    contexts = []
+
+    def _open(path: str, dark: bool = False, wait_until: str = "load") -> OpenedPage:
+        opened, context = new_page(browser, book_server, path, dark=dark, wait_until=wait_until)
+        contexts.append(context)
+        return opened
+
+    yield _open
+    for context in contexts:
+        context.close()

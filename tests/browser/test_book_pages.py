@@ -1,0 +1,316 @@
+"""Every page of the built book, as a reader's browser sees it.
+
+The pages come from _toc.yml, so a chapter added to the book is tested without editing this file.
+Each page is loaded once in the light and once in the dark theme (cached for the session); the
+tests then check what those loads recorded, and the solution test clicks on a fresh copy.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import REPO_ROOT, new_page, screenshot_dir
+
+TOC = REPO_ROOT / "_toc.yml"
+SOURCE_SUFFIXES = (".md", ".ipynb", ".rst", ".myst")
+
+
+# --------------------------------------------------------------------------------------------
+# The pages of the book
+# --------------------------------------------------------------------------------------------
+
+
+def _toc_files(entry: object) -> list[str]:
+    """The `file:` (and `glob:`) entries of a _toc.yml node, in reading order."""
+    found: list[str] = []
+    if isinstance(entry, list):
+        for item in entry:
+            found += _toc_files(item)
+    elif isinstance(entry, dict):
+        if "file" in entry:
+            found.append(str(entry["file"]))
+        if "glob" in entry:
+            for source in sorted(REPO_ROOT.glob(str(entry["glob"]))):
+                if source.suffix in SOURCE_SUFFIXES:
+                    found.append(source.relative_to(REPO_ROOT).with_suffix("").as_posix())
+        for key in ("parts", "chapters", "sections"):
+            found += _toc_files(entry.get(key))
+    return found
+
+
+def toc_pages() -> list[str]:
+    """HTML paths of every page in the table of contents, root first, without duplicates."""
+    toc = yaml.safe_load(TOC.read_text())
+    files = [str(toc["root"]), *_toc_files(toc)]
+    pages: list[str] = []
+    for name in files:
+        stem = re.sub(r"\.(md|ipynb|rst|myst)$", "", name.strip("/"))
+        if f"{stem}.html" not in pages:
+            pages.append(f"{stem}.html")
+    return pages
+
+
+PAGES = toc_pages()
+
+
+def shot_name(path: str) -> str:
+    """'chapters/04_vae.html' -> 'chapters-04_vae': one flat folder of screenshots."""
+    return path.removesuffix(".html").replace("/", "-")
+
+
+# --------------------------------------------------------------------------------------------
+# One load per page and theme, shared by the tests
+# --------------------------------------------------------------------------------------------
+
+# myst-nb renders an exception as `div.output.traceback` and stderr as `div.output.stderr`
+# (myst_nb/core/render.py); vaelib.checks renders a failed check as `.vaelib-check` "not yet".
+PAGE_STATE_SCRIPT = """
+() => {
+  const text = (el) => el.innerText.trim().slice(0, 500);
+  const style = (el) => getComputedStyle(el);
+  return {
+    theme: document.documentElement.dataset.theme || "",
+    bodyColor: getComputedStyle(document.body).color,
+    bodyBackground: getComputedStyle(document.body).backgroundColor,
+    tracebacks: Array.from(document.querySelectorAll(".output.traceback")).map(text),
+    stderr: Array.from(document.querySelectorAll(".output.stderr")).map(text),
+    failedChecks: Array.from(document.querySelectorAll(".vaelib-check"))
+      .map(text).filter((t) => /not yet/i.test(t)),
+    unfoldableSolutions: Array.from(document.querySelectorAll(".solution.admonition"))
+      .filter((el) => !el.classList.contains("toggle")).map((el) => el.id),
+    solutions: document.querySelectorAll(".solution.admonition").length,
+    outputImages: Array.from(document.querySelectorAll(".cell_output img")).map((img) => ({
+      src: img.getAttribute("src") || "",
+      background: style(img).backgroundColor,
+      filter: style(img).filter,
+      opacity: style(img).opacity,
+    })),
+  };
+}
+"""
+
+
+@dataclass
+class Visit:
+    """What one load of a page recorded; the browser context is closed afterwards."""
+
+    path: str
+    dark: bool
+    status: int | None
+    external_urls: list[str]
+    console_errors: list[str]
+    page_errors: list[str]
+    images: list[dict] = field(default_factory=list)
+    state: dict = field(default_factory=dict)
+    screenshot: Path | None = None
+
+
+class ExternalRequestLog:
+    """Blocked external URLs per page, rewritten to external-requests.txt after every load."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.urls: dict[str, set[str]] = {}
+
+    def add(self, page: str, urls: list[str], status: int | None) -> None:
+        self.urls.setdefault(page, set()).update(urls)
+        if status != 200:
+            self.urls[page].add(f"(page not loaded: HTTP {status})")
+        lines = [
+            "# External requests the book's pages made, blocked by the browser tests "
+            "(the pages were served from 127.0.0.1; light and dark loads together).",
+        ]
+        for name in sorted(self.urls, key=PAGES.index):
+            lines.append(name)
+            lines += [f"    {url}" for url in sorted(self.urls[name])] or ["    (none)"]
+        self.target.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="session")
+def external_log() -> ExternalRequestLog:
+    """One list for the session, so the project's note can quote what each page fetches."""
+    return ExternalRequestLog(screenshot_dir() / "external-requests.txt")
+
+
+@pytest.fixture(scope="session")
+def visits(browser, book_server, external_log):
+    """`visits(path, dark)`: load a page once per theme for the whole session and remember it."""
+    cache: dict[tuple[str, bool], Visit] = {}
+
+    def _visit(path: str, dark: bool = False) -> Visit:
+        if (path, dark) not in cache:
+            opened, context = new_page(browser, book_server, path, dark=dark)
+            try:
+                visit = Visit(
+                    path=path,
+                    dark=dark,
+                    status=opened.response_status,
+                    external_urls=opened.external_urls,
+                    console_errors=opened.console_errors,
+                    page_errors=opened.page_errors,
+                )
+                if visit.status == 200:
+                    visit.images = opened.load_images()
+                    visit.state = opened.page.evaluate(PAGE_STATE_SCRIPT)
+                    name = shot_name(path) + ("-dark" if dark else "")
+                    visit.screenshot = opened.screenshot(name)
+            finally:
+                context.close()
+            external_log.add(path, visit.external_urls, visit.status)
+            cache[(path, dark)] = visit
+        visit = cache[(path, dark)]
+        if visit.status != 200:
+            pytest.fail(
+                f"{path} answered HTTP {visit.status}: it is in _toc.yml but not in the built book"
+                " (rebuild it: make book)"
+            )
+        return visit
+
+    return _visit
+
+
+def _bullets(items: list) -> str:
+    return "\n".join(f"  - {item}" for item in items)
+
+
+# --------------------------------------------------------------------------------------------
+# The tests
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_loads_without_errors(visits, path):
+    """A JavaScript error breaks a page silently; only errors from blocked CDNs are allowed."""
+    problems: list[str] = []
+    for visit in (visits(path), visits(path, dark=True)):
+        theme = "dark" if visit.dark else "light"
+        problems += [f"({theme}) uncaught exception: {error}" for error in visit.page_errors]
+        problems += [f"({theme}) console error: {error}" for error in visit.console_errors]
+    assert not problems, (
+        f"{path} has JavaScript errors (errors caused by the blocked external requests are "
+        f"already left out):\n{_bullets(problems)}"
+    )
+
+
+STDERR_ERROR = re.compile(r"Traceback \(most recent call last\)|^\w*(Error|Exception)\b", re.M)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_error_outputs(visits, path):
+    """An executed cell must not show a traceback, error-like stderr or a failed check."""
+    state = visits(path).state
+    errors = [f"traceback: {t}" for t in state["tracebacks"]]
+    errors += [f"stderr with an error: {t}" for t in state["stderr"] if STDERR_ERROR.search(t)]
+    errors += [f"failed check: {t}" for t in state["failedChecks"]]
+    harmless = [t for t in state["stderr"] if not STDERR_ERROR.search(t)]
+    if harmless:
+        # Warnings on stderr are untidy but not wrong; they are shown, not failed.
+        warnings.warn(f"{path} shows stderr output:\n{_bullets(harmless)}", stacklevel=1)
+    assert not errors, (
+        f"{path} shows error outputs (execution must not fail):\n{_bullets(errors)}"
+        + (f"\nOther stderr on the page:\n{_bullets(harmless)}" if harmless else "")
+    )
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_images_load(visits, path):
+    """A missing figure file or a bad relative path shows up as a broken image."""
+    images = visits(path).images
+    broken = [img["src"] for img in images if not img["complete"] or img["naturalWidth"] <= 0]
+    assert not broken, f"{path}: {len(broken)} of {len(images)} images did not load:\n" + _bullets(
+        broken
+    )
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_solutions_folded_until_clicked(visits, browser, book_server, path):
+    """Readers should try an exercise before seeing its answer, yet the answer is one click away."""
+    from playwright.sync_api import expect
+
+    state = visits(path).state
+    assert not state["unfoldableSolutions"], (
+        f"{path}: solutions without a toggle (missing `:class: dropdown`?):\n"
+        + _bullets(state["unfoldableSolutions"])
+    )
+    if not state["solutions"]:
+        return
+    opened, context = new_page(browser, book_server, path)
+    try:
+        solutions = opened.page.locator("div.solution.admonition.dropdown")
+        assert solutions.count() == state["solutions"], f"{path}: solution count changed on reload"
+        errors_before = len(opened.page_errors)  # load errors are test_page_loads' business
+        for index in range(solutions.count()):
+            solution = solutions.nth(index)
+            name = solution.get_attribute("id") or f"solution {index + 1}"
+            body = solution.locator(":scope > .admonition-title ~ *")
+            button = solution.locator(":scope > .admonition-title button.toggle-button")
+            assert body.count() > 0, f"{path}: {name} has no body after its title"
+            assert button.count() == 1, f"{path}: {name} has no toggle button (togglebutton.js?)"
+            for part in range(body.count()):
+                assert body.nth(part).is_hidden(), f"{path}: {name} is visible before any click"
+            button.click()
+            for part in range(body.count()):
+                expect(body.nth(part), f"{path}: {name} did not open on click").to_be_visible()
+            expect(button).to_have_attribute("aria-expanded", "true")
+        new_errors = opened.page_errors[errors_before:]
+        assert not new_errors, f"{path}: clicking solutions raised:\n" + _bullets(new_errors)
+    finally:
+        context.close()
+
+
+def _rgb(css: str) -> tuple[float, ...]:
+    values = [float(v) for v in re.findall(r"[\d.]+", css)]
+    return tuple(values[:3]) + ((values[3],) if len(values) > 3 else (1.0,))
+
+
+def _luminance(css: str) -> float:
+    red, green, blue, _ = _rgb(css)
+    return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_dark_theme(visits, path):
+    """In the dark theme the page turns dark, but figures keep their white, undimmed background."""
+    state = visits(path, dark=True).state
+    assert state["theme"] == "dark", f"{path}: data-theme is {state['theme']!r}, not 'dark'"
+    assert _luminance(state["bodyColor"]) > 0.6, (
+        f"{path}: body text is {state['bodyColor']} in the dark theme; expected a light colour"
+    )
+    assert _luminance(state["bodyBackground"]) < 0.2, (
+        f"{path}: body background is {state['bodyBackground']} in the dark theme; expected dark"
+    )
+    wrong = [
+        f"{img['src']}: background {img['background']}, filter {img['filter']}, "
+        f"opacity {img['opacity']}"
+        for img in state["outputImages"]
+        if _rgb(img["background"]) != (255, 255, 255, 1.0)
+        or img["filter"] != "none"
+        or float(img["opacity"]) != 1.0
+    ]
+    assert not wrong, (
+        f"{path}: {len(wrong)} of {len(state['outputImages'])} output images lose their opaque "
+        "white background in the dark theme (book/_static/course.css must win over the theme's "
+        f"`.bd-content div.cell_output img` rule):\n" + _bullets(wrong)
+    )
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_screenshots(visits, path):
+    """Full-page screenshots in both themes, for reviewing the book without building it."""
+    for visit in (visits(path), visits(path, dark=True)):
+        shot = visit.screenshot
+        assert shot is not None and shot.is_file(), f"{path}: no screenshot written ({shot})"
+        data = shot.read_bytes()
+        assert data.startswith(PNG_SIGNATURE), f"{shot} is not a PNG"
+        width = int.from_bytes(data[16:20], "big")
+        height = int.from_bytes(data[20:24], "big")
+        assert width == 1280 and height >= 900, f"{shot} is {width}x{height}, expected 1280 wide"
