@@ -52,8 +52,10 @@ notebooks: $(STAMP)
 	VAELIB_DEVICE=cpu $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=900 -p tests.nbval_cache chapters -q
 
+# --all: nbval has just refreshed the cache, but Sphinx only re-reads a page whose source file
+# changed, so without it a change in vaelib would leave stale outputs in the pages.
 book-from-cache: $(STAMP)
-	VAELIB_DEVICE=cpu $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	VAELIB_DEVICE=cpu $(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going
 	@echo "The book is at $(abspath _build/html/index.html)"
 
 # The built book in headless Chromium (Playwright drives the system's chromium; the tests install
