@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from vaelib.data.dsprites_file import load_dsprites_npz
 from vaelib.data.sprites import (
     FACTOR_NAMES,
     R_MAX,
@@ -16,7 +17,6 @@ from vaelib.data.sprites import (
     dsprites_factors,
     equivalent_orientations,
     full_dsprites_grid,
-    load_dsprites_npz,
     make_sprites,
     sprite_factors,
 )

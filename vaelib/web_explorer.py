@@ -19,18 +19,15 @@ import base64
 import html
 import json
 import math
+import uuid
 from dataclasses import dataclass, field
 from importlib import resources
-from itertools import count
 
 import numpy as np
 import torch
 from torch import nn
 
 __all__ = ["DecoderExport", "UnsupportedDecoder", "export_decoder", "explorer_html"]
-
-_ids = count(1)
-
 
 class UnsupportedDecoder(ValueError):
     """The decoder is not a plain stack of Linear and ReLU layers, so the page cannot run it."""
@@ -178,7 +175,7 @@ def explorer_html(export: DecoderExport, *, kind: str, title: str, z0: torch.Ten
         "reference": _b64(reference.numpy().astype(np.float32)), "reference_max_diff": max_diff,
         "plane_box": list(plane_box) if plane_box else None,
     }
-    uid = f"vaelib-explorer-{next(_ids)}-{np.random.default_rng().integers(1 << 30)}"
+    uid = f"vaelib-explorer-{uuid.uuid4().hex[:12]}"  # unique among the page's explorers
     h, w = export.image_shape[1:]
     zoom = max(1, round(168 / max(h, w)))
     parts = [f'<style>{_resource("web_explorer.css")}</style>',

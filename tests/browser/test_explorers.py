@@ -16,6 +16,8 @@ from vaelib.models import VAE, ConditionalVAE
 from vaelib.web_explorer import export_decoder
 from vaelib.widgets import ConditionalExplorer, LatentExplorer, PlaneExplorer
 
+from .conftest import new_page
+
 # The chapters whose explorers the issue asks for, and how many each page has.
 BOOK_EXPLORERS = {"chapters/04_vae.html": 2, "chapters/06_beta_vae.html": 1, "chapters/07_cvae.html": 1}
 
@@ -51,7 +53,7 @@ def models():
 
 @pytest.fixture(scope="module")
 def explorer_page(browser, models, tmp_path_factory):
-    """One page with an explorer of each kind, loaded from a file with every other request refused."""
+    """One page with an explorer of each kind, loaded from a file; any outside request is refused."""
     z0 = torch.randn(20, generator=torch.Generator().manual_seed(1))
     blocks = [LatentExplorer(models["vae"], z0=z0, dims=[0, 5, 7]).web_html,
               PlaneExplorer(models["plane"], extent=(-2.5, 2.5), grid=5).web_html,
@@ -60,27 +62,23 @@ def explorer_page(browser, models, tmp_path_factory):
     path = tmp_path_factory.mktemp("explorer") / "explorers.html"
     path.write_text("<!doctype html><html><head><meta charset='utf-8'></head><body>"
                     + "\n".join(blocks) + "</body></html>", encoding="utf-8")
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    requests, errors = [], []
-    page.route("**/*", lambda route: (route.continue_() if route.request.url.startswith("file:")
-                                      else (requests.append(route.request.url), route.abort())))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(path.as_uri())
-    page.wait_for_function("document.querySelectorAll('.vaelib-explorer[data-ready=\"1\"]').length === 4")
-    yield page, requests, errors
-    page.close()
+    opened, context = new_page(browser, path.parent.as_uri() + "/", path.name)
+    opened.page.wait_for_function(
+        "document.querySelectorAll('.vaelib-explorer[data-ready=\"1\"]').length === 4")
+    yield opened.page, opened
+    context.close()
 
 
 def test_explorers_start_offline_without_errors(explorer_page):
-    page, requests, errors = explorer_page
-    assert requests == [], f"the explorers asked for outside resources: {requests}"
-    assert errors == [], f"console errors: {errors}"
+    _, opened = explorer_page
+    assert opened.external_urls == [], f"the explorers asked for outside resources: {opened.external_urls}"
+    assert opened.console_errors == [] and opened.external_console_errors == [], opened.console_errors
+    assert opened.page_errors == [], opened.page_errors
 
 
 @pytest.mark.parametrize("index,name", [(0, "vae"), (1, "plane"), (3, "sprites")])
 def test_browser_decoding_matches_pytorch(explorer_page, models, index, name):
-    page, _, _ = explorer_page
+    page, _ = explorer_page
     model = models[name]
     codes = torch.randn(8, model.latent_dim, generator=torch.Generator().manual_seed(index)) * 1.5
     in_browser = _decode_in_page(page.locator(".vaelib-explorer").nth(index), codes)
@@ -94,7 +92,7 @@ def test_browser_decoding_matches_pytorch(explorer_page, models, index, name):
 
 
 def test_conditional_decoding_matches_pytorch_for_every_label(explorer_page, models):
-    page, _, _ = explorer_page
+    page, _ = explorer_page
     cvae = models["cvae"]
     root = page.locator(".vaelib-explorer").nth(2)
     codes = torch.randn(3, 8, generator=torch.Generator().manual_seed(5))
@@ -107,7 +105,7 @@ def test_conditional_decoding_matches_pytorch_for_every_label(explorer_page, mod
 
 
 def test_moving_a_slider_redraws_pytorchs_image(explorer_page, models):
-    page, _, _ = explorer_page
+    page, _ = explorer_page
     root = page.locator(".vaelib-explorer").nth(0)
     before = _canvas_image(root, (28, 28))
     slider = root.locator("input[type=range]").nth(1)  # latent z6
@@ -125,7 +123,7 @@ def test_moving_a_slider_redraws_pytorchs_image(explorer_page, models):
 
 
 def test_label_buttons_switch_the_digit(explorer_page, models):
-    page, _, _ = explorer_page
+    page, _ = explorer_page
     root = page.locator(".vaelib-explorer").nth(2)
     root.locator("button[data-label='7']").click()
     assert root.locator("button[data-label='7']").get_attribute("aria-pressed") == "true"
@@ -136,7 +134,7 @@ def test_label_buttons_switch_the_digit(explorer_page, models):
 
 
 def test_clicking_the_map_moves_to_that_code(explorer_page):
-    page, _, _ = explorer_page
+    page, _ = explorer_page
     root = page.locator(".vaelib-explorer").nth(1)
     box = root.locator(".vaelib-explorer-map").bounding_box()
     left, top, right, bottom = root.evaluate(

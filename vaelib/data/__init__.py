@@ -2,6 +2,7 @@
 dSprites-like sprites with known generative factors."""
 
 from .binarize import binarize, fixed_binarization
+from .dsprites_file import load_dsprites_npz
 from .mnist import ImageSet, default_root, load_mnist
 from .sprites import (
     FACTOR_NAMES,
@@ -11,7 +12,6 @@ from .sprites import (
     dsprites_factors,
     equivalent_orientations,
     full_dsprites_grid,
-    load_dsprites_npz,
     make_sprites,
     sprite_factors,
 )

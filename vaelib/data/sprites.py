@@ -5,8 +5,8 @@ Apache-2.0) holds 737,280 binary 64x64 images of one white shape on black, made 
 independent factors: shape {square, ellipse, heart}, scale (6 values in [0.5, 1]), orientation
 (40 values in [0, 2π]) and position x and y (32 values each in [0, 1]). Because every factor is
 known for every image, it is the standard test bed for disentanglement. This module draws images
-of the same kind (vectorised, on any torch device), so the course needs no download; it also loads
-the real ``.npz`` when a reader has it (:func:`load_dsprites_npz`).
+of the same kind (vectorised, on any torch device), so the course needs no download; the real
+``.npz``, when a reader has it, is read by :mod:`vaelib.data.dsprites_file`.
 
 The geometry of the published shapes is not documented, so this generator uses its own.
 Distances are in units of r = ``scale * R_MAX * size`` pixels, measured from the shape's centre,
@@ -37,12 +37,8 @@ is reduced modulo the shape's symmetry before drawing); :func:`equivalent_orient
 from __future__ import annotations
 
 import math
-import os
-import zipfile
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -50,7 +46,7 @@ import torch
 __all__ = [
     "SHAPES", "FACTOR_NAMES", "R_MAX", "SYMMETRY_PERIOD",
     "SpriteFactors", "SpriteSet", "sprite_factors", "dsprites_factors", "make_sprites",
-    "full_dsprites_grid", "load_dsprites_npz", "equivalent_orientations",
+    "full_dsprites_grid", "equivalent_orientations",
 ]
 
 SHAPES = ("square", "ellipse", "heart")  # dSprites' order; its shape values are 1, 2, 3
@@ -415,89 +411,3 @@ def _render(name: str, values: np.ndarray, size: int, k: int, device: torch.devi
         cols = torch.as_tensor(x0[sl] + p, device=device)[:, None, None] + torch.arange(p, device=device)[None, None, :]
         out[b, rows, cols] = patch
     return out[:, p:p + size, p:p + size].float()
-
-
-# --------------------------------------------------------------------------- the real dSprites
-_NPZ_KEYS = ("imgs", "latents_values", "latents_classes")
-
-
-def load_dsprites_npz(path: str | os.PathLike, *, n: int | None = None, seed: int = 0,
-                      device: str | torch.device = "cpu") -> SpriteSet:
-    """Load the real dSprites file, ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz``.
-
-    The file (from https://github.com/deepmind/dsprites-dataset) has six latents; the first,
-    colour, takes a single value and is dropped, leaving the five of :data:`FACTOR_NAMES`.
-
-    Args:
-        path: the ``.npz`` file.
-        n: ``None`` for all images (737,280 of them: about 12 GB as float32, so mind the memory),
-            or that many distinct images drawn at random.
-        seed: seeds the draw when ``n`` is given.
-        device: where the returned tensors live.
-
-    Returns:
-        A :class:`SpriteSet` with ``x`` of shape (N, 1, 64, 64), the file's factor values and
-        indices, and a ``grid`` holding each factor's distinct values.
-
-    Raises:
-        FileNotFoundError: no file at ``path``.
-        ValueError: the file is not a readable ``.npz``, lacks a key, or its arrays disagree.
-    """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"No dSprites file at {path}. Download dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz "
-            "from https://github.com/deepmind/dsprites-dataset, or use make_sprites() instead."
-        )
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is not a readable .npz file (not a zip archive); download it again.")
-    try:
-        with np.load(path, allow_pickle=False) as archive:  # the file's 'metadata' is never read
-            found = list(archive.files)
-            arrays = {k: archive[k] for k in _NPZ_KEYS if k in found}
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as err:
-        raise ValueError(f"{path} is not a readable .npz file ({err}); download it again.") from err
-    missing = [k for k in _NPZ_KEYS if k not in arrays]
-    if missing:
-        raise ValueError(f"{path} lacks {missing}; it has {found}. Is it the dSprites file?")
-    imgs, values, classes = (arrays[k] for k in _NPZ_KEYS)
-    count = imgs.shape[0] if imgs.ndim == 3 else -1
-    if imgs.ndim != 3 or values.shape != (count, 6) or classes.shape != (count, 6):
-        raise ValueError(
-            f"{path}: expected imgs (N, H, W) and latents of shape (N, 6), got {imgs.shape}, "
-            f"{values.shape} and {classes.shape}."
-        )
-    values, classes = values[:, 1:], classes[:, 1:].astype(np.int64)  # drop colour
-    grid = _grid_from_file(values, classes, path)
-    if n is None:
-        rows = np.arange(count)
-    else:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= count:
-            raise ValueError(f"n={n!r}: ask for between 1 and {count:,} images, or n=None for all.")
-        rows = np.sort(np.random.default_rng(seed).choice(count, size=int(n), replace=False))
-    x = imgs[rows]
-    if not np.isin(x, (0, 1)).all():
-        raise ValueError(f"{path}: dSprites images hold only 0s and 1s, but these do not.")
-    return SpriteSet(
-        x=torch.as_tensor(x, dtype=torch.float32, device=device).unsqueeze(1),  # (N, H, W) -> (N, 1, H, W)
-        factors=torch.as_tensor(values[rows], dtype=torch.float32, device=device),
-        factor_indices=torch.as_tensor(classes[rows], device=device),
-        grid=grid, source=f"dSprites ({path.name})",
-    )
-
-
-def _grid_from_file(values: np.ndarray, classes: np.ndarray, path: Path) -> SpriteFactors:
-    columns = []
-    for k, name in enumerate(FACTOR_NAMES):
-        size = int(classes[:, k].max()) + 1
-        if classes[:, k].min() < 0:  # a negative index would silently wrap around below
-            raise ValueError(f"{path}: factor {name!r} has negative classes.")
-        col = np.full(size, np.nan)
-        col[classes[:, k]] = values[:, k]
-        if np.isnan(col).any():
-            raise ValueError(f"{path}: the classes of factor {name!r} do not cover 0..{size - 1}.")
-        columns.append(col)
-    codes = columns[0].round().astype(int)
-    if not set(codes) <= {1, 2, 3}:
-        raise ValueError(f"{path}: shape values must be 1, 2, 3 (square, ellipse, heart), got {codes}.")
-    return SpriteFactors(tuple(SHAPES[c - 1] for c in codes), *(tuple(c.tolist()) for c in columns[1:]))
