@@ -2,12 +2,12 @@
 
 A static page has no kernel, so an ipywidgets slider there is dead. For an MLP decoder that is no
 loss: decoding one code is a few matrix-vector products, which the browser does in a millisecond.
-:func:`export_decoder` stores the decoder's linear layers as float16 weights (half the float32
-size; 8-bit weights would halve it again but moved trained MNIST decoders' pixels by up to 0.02,
-float16 keeps them within about 0.001, and the page states the difference it measured at the
-starting code) with float32 biases; :func:`explorer_html` writes a
-self-contained block of HTML, the controls plus ``web_explorer.js``, that decodes on a canvas as
-the reader drags. Nothing is loaded from anywhere else.
+:func:`export_decoder` stores the decoder's linear layers as float16 weights with float32 biases:
+half the float32 size. 8-bit weights would halve it again, but they moved the trained MNIST
+decoders' pixels by up to 0.02; float16 keeps them within 0.0004, and each page states the
+difference it measured at its starting code. :func:`explorer_html` writes a self-contained block
+of HTML, the controls plus ``web_explorer.js``, that decodes on a canvas as the reader drags.
+Nothing is loaded from anywhere else.
 
 :mod:`vaelib.widgets` puts this HTML beside the live widget in each explorer's display bundle:
 JupyterLab shows the widget, the book (which cannot run widgets) shows this.
@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 __all__ = ["DecoderExport", "UnsupportedDecoder", "export_decoder", "explorer_html"]
+
 
 class UnsupportedDecoder(ValueError):
     """The decoder is not a plain stack of Linear and ReLU layers, so the page cannot run it."""
