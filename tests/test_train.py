@@ -143,3 +143,15 @@ def test_summary_line_is_printed(capsys):
     fit(_model(), _elbo_loss, _data(), steps=3, batch_size=16, desc="tiny", progress=True)
     out = capsys.readouterr().out
     assert "tiny: 3 steps in" in out and "steps/s" in out
+
+
+def test_time_limit_ends_training_early_and_says_so():
+    history = fit(_model(), _elbo_loss, _data(), steps=10**6, batch_size=16, time_limit=0.3,
+                  progress=False)
+    assert history.time_limited and 1 <= len(history.steps) < 10**6
+    assert 0.3 <= history.seconds < 1.0 + 0.5  # stops after the step that crosses the limit
+    roomy = fit(_model(), _elbo_loss, _data(), steps=5, batch_size=16, time_limit=60.0, progress=False)
+    assert len(roomy.steps) == 5 and not roomy.time_limited
+    for bad in (0, -1.0, "10"):
+        with pytest.raises(ValueError, match="time_limit"):
+            fit(_model(), _elbo_loss, _data(), steps=5, time_limit=bad, progress=False)

@@ -61,6 +61,20 @@ class DigitClassifier(nn.Module):
         return self.net(x.flatten(start_dim=1))  # (B, C, H, W) -> (B, P) -> (B, K)
 
     @torch.no_grad()
+    def features(self, x: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+        """The last hidden layer's activations (N, hidden[-1]) on the CPU, in eval mode.
+
+        A feature space for comparing sets of images (e.g. a Fréchet distance): it is trained to
+        separate digits, so it is sensitive to what makes a digit recognisable.
+        """
+        self.eval()
+        device = next(self.parameters()).device
+        body = self.net[:-1]  # everything before the output layer
+        out = [body(x[i:i + batch_size].to(device).flatten(start_dim=1)).cpu()
+               for i in range(0, x.shape[0], batch_size)]
+        return torch.cat(out)
+
+    @torch.no_grad()
     def predict(self, x: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
         """Predicted classes (N,) on the CPU, in eval mode."""
         self.eval()

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.patches import Circle
 
 __all__ = [
     "DIGIT_COLOURS",
@@ -28,6 +29,7 @@ __all__ = [
     "traversal_grid",
     "same_style_grid",
     "roc_curves",
+    "samples_over_data",
 ]
 
 # Paul Tol's "muted" scheme (designed to stay distinguishable under colour-vision deficiency)
@@ -344,4 +346,51 @@ def roc_curves(curves: dict, *, title: str = "",
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=8, loc="best")
     ax.set_title(title or "ROC curves: higher and further left is better")
+    return fig
+
+
+def samples_over_data(data: torch.Tensor, samples: dict, *, centers: torch.Tensor | None = None,
+                      std: float | None = None, radius: float = 3.0, title: str = "",
+                      max_points: int = 2000, limit: float | None = None) -> Figure:
+    """2-D samples of several models, each in its own panel over the same data.
+
+    Args:
+        data: (N, 2) training points, drawn in light grey under every panel.
+        samples: ``{name: (M, 2) samples}``, one panel each, in order.
+        centers: optional (K, 2) mixture means; with ``std``, a circle of ``radius`` standard
+            deviations is drawn around each (the "near a mode" disc of
+            :func:`vaelib.sample_quality.mode_coverage`).
+        title: what the reader should see.
+        max_points: points drawn per panel.
+        limit: half-width of the square view; default: fitted to the data.
+    """
+    def as_points(t, name):
+        arr = torch.as_tensor(t).detach().cpu().float().reshape(-1, 2)[:max_points].numpy()
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} contains NaN or Inf; there is nothing to draw.")
+        return arr
+
+    if not samples:
+        raise ValueError("samples is empty: give at least one {name: points} entry.")
+    d = as_points(data, "data")
+    lim = limit if limit is not None else 1.25 * float(np.abs(d).max())
+    fig = _figure(2.6 * len(samples) + 0.4, 2.95)
+    axes = fig.subplots(1, len(samples), sharex=True, sharey=True, squeeze=False)[0]
+    for i, (ax, (name, pts)) in enumerate(zip(axes, samples.items(), strict=True)):
+        p = as_points(pts, name)
+        ax.scatter(d[:, 0], d[:, 1], s=3, color="#BBBBBB", linewidths=0, label="data")
+        ax.scatter(p[:, 0], p[:, 1], s=3, color=LINE_COLOURS[i % len(LINE_COLOURS)], linewidths=0,
+                   alpha=0.7, label="samples")
+        if centers is not None and std is not None:
+            for cx, cy in torch.as_tensor(centers).cpu().tolist():
+                ax.add_patch(Circle((cx, cy), radius * std, fill=False, lw=0.8,
+                                                ls="--", color="#333333"))
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_title(name, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
     return fig

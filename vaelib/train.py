@@ -3,7 +3,8 @@
 :func:`fit` knows nothing about the model it trains: it draws minibatches from tensors that are
 already on the device, calls ``loss_fn``, steps the optimizer, and records whatever terms the loss
 function returns. The budget is a number of optimizer steps, so a chapter takes the same time
-whichever MNIST source was found.
+whichever MNIST source was found; a wall-clock ``time_limit`` can end it earlier, for comparisons
+of models at an equal time budget.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class History:
         evals: periodic evaluations, each a dict with a ``"step"`` key and the eval terms.
         seconds: wall time spent in training steps (evaluations excluded).
         interrupted: True when training was stopped with Ctrl-C / the notebook's stop button.
+        time_limited: True when ``fit``'s ``time_limit`` ended training before its step budget.
     """
 
     steps: list[int] = field(default_factory=list)
@@ -43,6 +45,7 @@ class History:
     evals: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
+    time_limited: bool = False
 
     def record(self, step: int, terms: dict[str, float]) -> None:
         self.steps.append(step)
@@ -96,6 +99,7 @@ def fit(
     eval_fn: Callable[[torch.nn.Module], dict[str, float]] | None = None,
     eval_every: int | None = None,
     clip_grad_norm: float | None = None,
+    time_limit: float | None = None,
     seed: int | None = 0,
     progress: bool = True,
     desc: str = "training",
@@ -120,6 +124,9 @@ def fit(
             and at the end; returns a dict of floats stored in ``History.evals``.
         eval_every: how often to call ``eval_fn``; default: only at the end.
         clip_grad_norm: clip the gradients' global norm to this value.
+        time_limit: seconds of training (evaluations excluded) after which training stops, even
+            if fewer than ``steps`` steps were made; ``steps`` is then a cap. The step that crosses
+            the limit is completed. ``None``: no limit.
         seed: seeds batch order and PyTorch's global generator (the sampling noise); ``None``
             leaves both alone.
         progress: show a progress bar with the live loss terms.
@@ -143,6 +150,8 @@ def fit(
         raise ValueError(f"x has {n} examples but y has {y.shape[0]}; they must match.")
     if eval_every is not None and eval_every < 1:
         raise ValueError(f"eval_every must be a positive number of steps, got {eval_every}.")
+    if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
+        raise ValueError(f"time_limit must be a positive number of seconds (or None), got {time_limit!r}.")
 
     params = [p for p in model.parameters() if p.requires_grad]
     device = params[0].device if params else torch.device("cpu")
@@ -206,6 +215,9 @@ def fit(
             if eval_fn is not None and eval_every is not None and (step + 1) % eval_every == 0 \
                     and step + 1 < steps:
                 _evaluate(model, eval_fn, step + 1, history)
+            if time_limit is not None and history.seconds >= time_limit:
+                history.time_limited = step + 1 < steps
+                break
     except KeyboardInterrupt:
         history.interrupted = True
         bar.close()
@@ -216,7 +228,7 @@ def fit(
     finally:
         bar.close()
     if eval_fn is not None:
-        _evaluate(model, eval_fn, steps, history)
+        _evaluate(model, eval_fn, len(history.steps), history)
     model.eval()
     if progress:
         print(_summary(desc, history))
@@ -227,7 +239,8 @@ def _summary(desc: str, history: History) -> str:
     """One line for the record: steps, time, speed and the last terms (mean of the last 100)."""
     tail = {k: sum(v[-100:]) / len(v[-100:]) for k, v in history.train.items()}
     terms = ", ".join(f"{k} {v:.2f}" for k, v in tail.items())
-    return (f"{desc}: {len(history.steps):,} steps in {history.seconds:.1f} s "
+    limit = " (time limit reached)" if history.time_limited else ""
+    return (f"{desc}: {len(history.steps):,} steps in {history.seconds:.1f} s{limit} "
             f"({history.steps_per_second:.0f} steps/s); mean of the last 100 steps: {terms}")
 
 
