@@ -134,7 +134,25 @@ def test_label_spread():
     uniform = label_spread(torch.arange(10).repeat(7))
     assert uniform["entropy"] == pytest.approx(math.log(10))
     assert uniform["shares"] == pytest.approx([0.1] * 10)
-    assert label_spread([3] * 50)["entropy"] == 0.0
+    assert str(label_spread([3] * 50)["entropy"]) == "0.0"
     assert label_spread([0, 1] * 20)["entropy"] == pytest.approx(math.log(2))
     with pytest.raises(ValueError, match="class indices"):
         label_spread([0, 10])
+
+
+def test_samples_over_data_draws_one_opaque_panel_per_model():
+    from matplotlib.colors import to_rgba
+
+    from vaelib.plots import samples_over_data
+
+    data = make_mixture(500, layout="ring", modes=8, spacing=1.5, std=0.1)
+    fig = samples_over_data(data.x, {"a": data.x[:100], "b": torch.zeros(50, 2)}, centers=data.centers,
+                            std=data.std, title="two models")
+    assert to_rgba(fig.get_facecolor()) == (1.0, 1.0, 1.0, 1.0)
+    axes = fig.get_axes()
+    assert [ax.get_title() for ax in axes] == ["a", "b"]
+    assert all(len(ax.patches) == 8 for ax in axes)  # one 3-sigma circle per mode
+    with pytest.raises(ValueError, match="empty"):
+        samples_over_data(data.x, {})
+    with pytest.raises(ValueError, match="NaN"):
+        samples_over_data(data.x, {"diverged": torch.full((3, 2), float("nan"))})

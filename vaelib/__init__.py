@@ -12,6 +12,8 @@ The public surface, by responsibility:
 - :mod:`vaelib.schedules`: KL weight schedules (warm-up, cyclical)
 - :mod:`vaelib.recipes`: training recipes shared by the chapters and the benchmarks
 - :mod:`vaelib.applications`: a digit classifier, scores of generated digits, anomaly scores, ROC
+- :mod:`vaelib.sample_quality`: scores for any generator's samples (modes covered, label spread,
+  Fréchet distance)
 - :mod:`vaelib.checkpoint`: save and load models with their configuration
 - :mod:`vaelib.plots`, :mod:`vaelib.widgets`: figures, and slider explorers over latent spaces
 - :mod:`vaelib.checks`: the exercises' checks
@@ -29,6 +31,7 @@ from . import (
     plots,
     recipes,
     runtime,
+    sample_quality,
     schedules,
     train,
 )
@@ -53,7 +56,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "applications", "checkpoint", "data", "disentanglement", "evaluate", "losses", "models", "nets", "plots",
-    "recipes", "runtime", "schedules", "train",
+    "recipes", "runtime", "sample_quality", "schedules", "train",
     "SpriteSet", "make_sprites", "mutual_information_gap", "encode_means",
     "save_checkpoint", "load_checkpoint", "CheckpointError",
     "ImageSet", "load_mnist", "binarize", "fixed_binarization",

@@ -79,7 +79,8 @@ def label_spread(labels, num_classes: int = 10) -> dict:
         raise ValueError(f"labels must be a non-empty set of class indices in [0, {num_classes}).")
     shares = np.bincount(y, minlength=num_classes) / y.size
     nz = shares[shares > 0]
-    return {"entropy": float(-(nz * np.log(nz)).sum()), "max_entropy": math.log(num_classes),
+    entropy = max(0.0, float(-(nz * np.log(nz)).sum()))  # max: no "-0.0" for a single class
+    return {"entropy": entropy, "max_entropy": math.log(num_classes),
             "shares": shares.tolist()}
 
 

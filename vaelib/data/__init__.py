@@ -1,8 +1,9 @@
-"""Data sets as preloaded tensors: MNIST (full or bundled subset), binarization, and procedural
-dSprites-like sprites with known generative factors."""
+"""Data sets as preloaded tensors: MNIST (full or bundled subset), binarization, procedural
+dSprites-like sprites with known generative factors, and a 2-D mixture of Gaussians."""
 
 from .binarize import binarize, fixed_binarization
 from .dsprites_file import load_dsprites_npz
+from .mixture import MixtureSet, make_mixture
 from .mnist import ImageSet, default_root, load_mnist
 from .sprites import (
     FACTOR_NAMES,
@@ -20,4 +21,5 @@ __all__ = [
     "ImageSet", "load_mnist", "default_root", "binarize", "fixed_binarization",
     "SpriteFactors", "SpriteSet", "make_sprites", "sprite_factors", "dsprites_factors",
     "full_dsprites_grid", "load_dsprites_npz", "equivalent_orientations", "SHAPES", "FACTOR_NAMES",
+    "MixtureSet", "make_mixture",
 ]
