@@ -149,7 +149,7 @@ def test_time_limit_ends_training_early_and_says_so():
     history = fit(_model(), _elbo_loss, _data(), steps=10**6, batch_size=16, time_limit=0.3,
                   progress=False)
     assert history.time_limited and 1 <= len(history.steps) < 10**6
-    assert 0.3 <= history.seconds < 1.0 + 0.5  # stops after the step that crosses the limit
+    assert 0.3 <= history.seconds < 5.0  # stops after the step that crosses the limit (a busy CI is slow)
     roomy = fit(_model(), _elbo_loss, _data(), steps=5, batch_size=16, time_limit=60.0, progress=False)
     assert len(roomy.steps) == 5 and not roomy.time_limited
     for bad in (0, -1.0, "10"):
