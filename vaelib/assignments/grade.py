@@ -27,6 +27,7 @@ import csv
 import json
 import os
 import re
+import secrets
 import shutil
 import stat
 import tempfile
@@ -37,7 +38,7 @@ import nbformat
 
 from ..checks import Check, registry
 from ..checks.data import DataError, loads
-from .sandbox import INSTALL_HINT, Limits, bwrap_path, free_uid, run_runner
+from .sandbox import Limits, find_bwrap, free_uid, run_runner
 
 __all__ = ["grade_folder", "GradeRow", "reference_checks", "probe_specs", "SUSPICIOUS"]
 
@@ -201,7 +202,7 @@ def _judge(row: GradeRow, probes: dict, specs: list[dict], known: dict[str, Chec
         if outcome is None:
             row.results[label], row.messages[label] = "not run", "the notebook ended before this check"
             continue
-        result = known[spec["check"]].decide(outcome, strict=False)
+        result = known[spec["check"]].decide(outcome, seed=spec.get("seed"), strict=False)
         kind = outcome.get("outcome") if isinstance(outcome, dict) else None
         row.results[label] = "pass" if result.passed else "error" if kind == "raised" else "fail"
         row.messages[label] = result.message[:300]
@@ -246,10 +247,12 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
     checks = reference_checks(nbformat.read(reference, as_version=4))
     specs = probe_specs(checks)
     labels = [label for label, _ in checks]
-    sandbox = not trusted
-    if sandbox and bwrap_path() is None:
-        raise ValueError(INSTALL_HINT)
-    mode = "sandbox" if sandbox else "TRUSTED (no sandbox)"
+    bwrap = None
+    if not trusted:
+        bwrap, why_not = find_bwrap()
+        if bwrap is None:
+            raise ValueError(why_not)
+    mode = "TRUSTED (no sandbox)" if trusted else "sandbox"
     limits = Limits(**{**(limits or Limits()).__dict__, "wall_s": total_timeout, "cell_s": cell_timeout})
     context = Path(context) if context else reference.resolve().parent.parent
     bench = context / "bench" / "results"
@@ -271,7 +274,7 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
         cells = [c.source for c in submission.cells if c.cell_type == "code" and not _is_check_cell(c)]
         tmp = Path(tempfile.mkdtemp(prefix="vaelib-grade-"))
         try:
-            _grade_one(row, path, cells, specs, known, tmp, limits, sandbox, package_dir,
+            _grade_one(row, path, cells, specs, known, tmp, limits, bwrap, package_dir,
                        {bench: "/grade/bench/results"} if bench.is_dir() else {})
         finally:
             _remove(tmp)
@@ -281,24 +284,28 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
 
 
 def _grade_one(row: GradeRow, path: Path, cells: list[str], specs: list[dict],
-               known: dict[str, Check], tmp: Path, limits: Limits, sandbox: bool,
+               known: dict[str, Check], tmp: Path, limits: Limits, bwrap: str | None,
                package_dir: Path, extra_ro: dict[Path, str]) -> None:
+    sandbox = bwrap is not None
     uid = free_uid() if sandbox and os.getuid() == 0 else None
+    # Fresh inputs for every submission's functions: an answer tuned to the book's inputs fails.
+    specs = [{**s, "seed": secrets.randbelow(2**31 - 1) + 1} if known[s["check"]].seeded else s
+             for s in specs]
     work, out = tmp / "chapters", tmp / "out"
     work.mkdir()
     out.mkdir()
     shutil.copyfile(path, work / "submission.ipynb")  # graded on a copy, never in place
     spec = tmp / "spec.json"
     spec.write_text(json.dumps({"cells": cells, "probes": specs, "cell_timeout": int(limits.cell_s),
-                                "out": "/grade/out" if sandbox else str(out), "uid": uid}))
+                                "out": "/grade/out" if sandbox else str(out), "uid": uid,
+                                "sandbox": sandbox}))
     os.chmod(tmp, 0o711)
     os.chmod(spec, 0o644)
     if uid is not None:
         for folder in (work, out, work / "submission.ipynb"):
             os.chown(folder, uid, uid)
     run = run_runner(spec, work, out, tmp / "log.txt", limits, uid=uid if uid is not None else -1,
-                     sandbox=sandbox, package_dir=package_dir,
-                     extra_ro={k: v for k, v in extra_ro.items()} if sandbox else {})
+                     bwrap=bwrap, package_dir=package_dir, extra_ro=extra_ro if sandbox else {})
     row.seconds = run.seconds
     try:
         document = _read_results(out)

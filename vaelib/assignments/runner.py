@@ -48,6 +48,25 @@ def _drop_privileges(uid: int | None) -> None:
         raise SystemExit("the sandbox could not drop its privileges; refusing to run the submission")
 
 
+def _end_other_processes() -> None:
+    """Kill every other process of the sandbox, as a kernel's shutdown would, then reap them.
+
+    In the sandbox's own PID namespace ``kill(-1)`` reaches only the submission's processes, so
+    the probes start with the whole process budget, however many the notebook left running.
+    """
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        pass
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+
+
 def _limit_name(error: BaseException) -> str:
     if isinstance(error, CellTimeout):
         return "cell time"
@@ -99,13 +118,15 @@ def main(spec_path: str) -> int:
         cells_report.append(report)
         _write(out, {"cells": cells_report, "probes": {}})
 
+    if spec.get("sandbox"):
+        _end_other_processes()
     probes = {}
     for probe in spec["probes"]:
         signal.alarm(int(spec["cell_timeout"]))
         try:
             check = checks[probe["check"]]
             args = [eval(arg, shell.user_ns) for arg in probe["args"]]  # noqa: S307 - the reference's own expressions
-            outcome = check.collect(*args)
+            outcome = check.collect(*args, seed=probe.get("seed"))
             json.dumps(outcome, allow_nan=True)  # data only: anything else is reported, not written
             probes[probe["label"]] = outcome
         except NameError as err:  # the answer's variable was never defined

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Limits", "Run", "bwrap_path", "INSTALL_HINT", "run_runner", "free_uid"]
+__all__ = ["Limits", "Run", "find_bwrap", "INSTALL_HINT", "run_runner", "free_uid"]
 
 INSTALL_HINT = ("bubblewrap (bwrap) is needed to grade in a sandbox: install it with "
                 "`sudo apt-get install bubblewrap` (Debian/Ubuntu), `sudo dnf install bubblewrap` "
@@ -80,14 +80,21 @@ class Run:
     leftovers: int = 0
 
 
-def bwrap_path() -> str | None:
-    """The bwrap executable, or None when it is missing or cannot create a sandbox here."""
+def find_bwrap() -> tuple[str | None, str]:
+    """The bwrap executable and ``""``, or None and why no sandbox can be made here."""
     path = shutil.which("bwrap")
     if path is None:
-        return None
-    probe = subprocess.run([path, "--unshare-all", "--ro-bind", "/", "/", "--", "/bin/true"],
-                           capture_output=True, timeout=30)
-    return path if probe.returncode == 0 else None
+        return None, INSTALL_HINT
+    args = [path, "--unshare-pid", "--unshare-net", "--ro-bind", "/", "/", "--", "/bin/true"]
+    if os.getuid() != 0:
+        args[1:1] = ["--unshare-user"]
+    probe = subprocess.run(args, capture_output=True, timeout=30)
+    if probe.returncode != 0:
+        return None, (f"{path} is installed but cannot create a sandbox here "
+                      f"({probe.stderr.decode(errors='replace').strip()[:200]}). Unprivileged user "
+                      "namespaces may be disabled (Ubuntu 24.04 restricts them with AppArmor): grade "
+                      "as root, or allow them for bwrap; or pass --trusted for code you trust.")
+    return path, ""
 
 
 def _uids_in_use() -> set[int]:
@@ -141,6 +148,19 @@ def _kill_uid(uid: int) -> int:
     return found
 
 
+def _reap_uid(uid: int, patience_s: float = 10.0) -> int:
+    """Kill the sandbox user's processes until none is left; returns how many were found at first.
+
+    The kernel empties a PID namespace asynchronously once its first process dies, so the
+    processes may take a moment to go.
+    """
+    first = _kill_uid(uid)
+    deadline = time.monotonic() + patience_s
+    while _kill_uid(uid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return first
+
+
 def _system_binds() -> list[str]:
     args = ["--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
@@ -176,7 +196,7 @@ def _python_binds(package_dir: Path) -> list[str]:
 
 
 def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits, *, uid: int,
-               sandbox: bool, package_dir: Path, extra_ro: dict[Path, str] | None = None) -> Run:
+               bwrap: str | None, package_dir: Path, extra_ro: dict[Path, str] | None = None) -> Run:
     """Start the runner on ``spec_path`` and wait for it, within ``limits.wall_s``.
 
     Args:
@@ -186,7 +206,8 @@ def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits
         log: file receiving the runner's output.
         limits: see :class:`Limits`.
         uid: the unprivileged uid the submission runs as (when the grader is root).
-        sandbox: False only in ``--trusted`` mode: a plain child process, same limits.
+        bwrap: the bwrap executable; None only in ``--trusted`` mode: a plain child process,
+            same limits, no isolation.
         package_dir: the ``vaelib`` package folder, bound read-only.
         extra_ro: host path -> sandbox path, bound read-only (e.g. ``bench/results``).
     """
@@ -195,10 +216,11 @@ def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits
            "VAELIB_STRICT_CHECKS": "0", "VAELIB_DEVICE": "cpu", "PYTHONHASHSEED": "0",
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg",
            "MALLOC_ARENA_MAX": "2"}
+    sandbox = bwrap is not None
     if sandbox:
         env.update(HOME="/tmp/home", MPLCONFIGDIR="/tmp/mpl", IPYTHONDIR="/tmp/ipython",
                    TMPDIR="/tmp")
-        cmd = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+        cmd = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox",
                "--clearenv"]
         if os.getuid() != 0:
@@ -220,10 +242,17 @@ def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits
         cmd += ["--chdir", "/grade/chapters", "--", sys.executable, "-m", "vaelib.assignments.runner",
                 "/grade/spec.json"]
         cwd = "/"
+        # The options travel through a file descriptor (--args), so that the sandbox's PID 1 shows
+        # a bare `bwrap --args N` in /proc/1/cmdline, not the host's paths.
+        args_file = log.with_name("bwrap-args")
+        split = cmd.index("--")
+        args_file.write_bytes(b"".join(a.encode() + b"\0" for a in cmd[1:split]))
+        args_fd = os.open(args_file, os.O_RDONLY)
+        cmd = [cmd[0], "--args", str(args_fd), *cmd[split:]]
     else:
         env.update(HOME=str(work), MPLCONFIGDIR=str(work / ".mpl"), IPYTHONDIR=str(work / ".ipython"))
         cmd = [sys.executable, "-m", "vaelib.assignments.runner", str(spec_path)]
-        cwd = str(work)
+        cwd, args_fd = str(work), None
 
     # RLIMIT_NPROC counts every process of the real uid: the sandbox's own uid when the grader is
     # root; otherwise the grader's user, whose processes already running are added to the budget.
@@ -238,9 +267,12 @@ def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits
 
     start = time.monotonic()
     with open(log, "wb") as log_file:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=None if sandbox else env, stdin=subprocess.DEVNULL,
-                                stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=set_limits,
-                                start_new_session=True)
+        # bwrap itself gets a bare environment too: it is the sandbox's PID 1.
+        proc = subprocess.Popen(cmd, cwd=cwd, env={"PATH": "/usr/bin:/bin"} if sandbox else env,
+                                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=set_limits,
+                                start_new_session=True, pass_fds=() if args_fd is None else (args_fd,))
+        if args_fd is not None:
+            os.close(args_fd)
         ended_by = ""
         try:
             proc.wait(timeout=limits.wall_s)
@@ -250,7 +282,7 @@ def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits
             proc.wait()
         if not sandbox:
             _kill_group(proc.pid)  # whatever the notebook left behind in its session
-    leftovers = _kill_uid(uid) if sandbox and os.getuid() == 0 else 0
+    leftovers = _reap_uid(uid) if sandbox and os.getuid() == 0 else 0
     return Run(proc.returncode, ended_by, time.monotonic() - start, _tail(log), leftovers)
 
 

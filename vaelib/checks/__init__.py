@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..runtime import env_flag
-from .data import from_data, to_data
+from .data import dumps, from_data, loads, to_data
 
 __all__ = ["CheckResult", "CheckFailed", "Check", "MultipleChoice", "run_check", "multiple_choice",
            "Hint", "NOT_WRITTEN", "raised_message", "attempt", "attempted"]
@@ -140,21 +140,35 @@ class Check:
             lets its exceptions propagate, decides nothing.
         judge: ``judge(data) -> str``, the success message, or raises :class:`Hint`.
         doc: the one-line description shown by ``help(check)``.
+        seeded: the probe takes ``seed=`` (None: the check's fixed inputs, as in the book) and
+            returns it in its data as ``"seed"``; the judge rebuilds the inputs from
+            ``data["seed"]``. A grader draws a fresh seed per submission, so an answer tuned to
+            the fixed inputs (a constant copied from the book's output) does not pass.
     """
 
     def __init__(self, name: str, *, probe: Callable[..., Any], judge: Callable[[Any], str],
-                 doc: str = ""):
-        self.name, self.probe, self.judge = name, probe, judge
+                 doc: str = "", seeded: bool = False):
+        self.name, self.probe, self.judge, self.seeded = name, probe, judge, seeded
         self.__doc__ = doc
 
     def __repr__(self) -> str:
         return f"Check({self.name!r})"
 
     def __call__(self, *answers: Any, **options: Any) -> CheckResult:
-        return self.decide(self.collect(*answers, **options))
+        # Through JSON and back, exactly as the grader receives it: a probe that returns more
+        # than plain data fails here, in the chapter's own run, not first at grading time.
+        outcome = self.collect(*answers, **options)
+        try:
+            outcome = loads(dumps(outcome))
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"check {self.name!r}: its probe returned data that is not plain JSON "
+                            f"({err}); encode answers with vaelib.checks.data.to_data.") from None
+        return self.decide(outcome)
 
-    def collect(self, *answers: Any, **options: Any) -> dict:
+    def collect(self, *answers: Any, seed: int | None = None, **options: Any) -> dict:
         """Run the probe on the learner's answers; returns the outcome, plain data only.
+
+        ``seed`` (seeded checks only) picks the inputs the learner's functions are called on.
 
         The outcome is ``{"outcome": "data", "data": ...}``, ``{"outcome": "not written"}`` or
         ``{"outcome": "raised", "error": "ValueError", "message": "..."}``.
@@ -162,6 +176,8 @@ class Check:
         if any(a is NotImplemented for a in answers):
             return {"outcome": "not written"}
         try:
+            if self.seeded:
+                options["seed"] = seed
             return {"outcome": "data", "data": self.probe(*answers, **options)}
         except NotImplementedError:
             return {"outcome": "not written"}
@@ -170,15 +186,21 @@ class Check:
         except Exception as err:  # noqa: BLE001 - the learner's code may raise anything
             return {"outcome": "raised", "error": type(err).__name__, "message": str(err)[:2000]}
 
-    def decide(self, outcome: Any, *, strict: bool | None = None) -> CheckResult:
+    def decide(self, outcome: Any, *, seed: int | None = None, strict: bool | None = None) -> CheckResult:
         """Judge an outcome from :meth:`collect` (possibly forged); only the judge can pass it.
 
         Args:
             outcome: the probe's outcome, as read back from JSON.
+            seed: the seed the probe was given (seeded checks); data for other inputs fails.
             strict: raise :class:`CheckFailed` on a failure; default: ``VAELIB_STRICT_CHECKS``.
         """
         kind = outcome.get("outcome") if isinstance(outcome, dict) else None
-        if kind == "data":
+        data = outcome.get("data") if kind == "data" else None
+        if self.seeded and kind == "data" and (not isinstance(data, dict) or data.get("seed") != seed
+                                               or type(data.get("seed")) is not type(seed)):
+            result = CheckResult(self.name, False, "the answer was computed on other inputs than the "
+                                 "ones the check chose; run the check on your own function.")
+        elif kind == "data":
             try:
                 result = CheckResult(self.name, True, str(self.judge(outcome.get("data"))))
             except Hint as hint:

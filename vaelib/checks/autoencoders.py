@@ -32,19 +32,20 @@ def _reference_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
 
 
-def _loss_inputs() -> tuple[torch.Tensor, torch.Tensor]:
-    gen = torch.Generator().manual_seed(1)
+def _loss_inputs(seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(1 if seed is None else seed)
     logits = torch.randn(8, 1, 28, 28, generator=gen) * 3
     x = torch.rand(8, 1, 28, 28, generator=gen)
     return logits, x
 
 
-def _probe_reconstruction_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> dict:
-    return {"got": to_data(fn(*_loss_inputs()))}
+def _probe_reconstruction_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                               seed: int | None = None) -> dict:
+    return {"seed": seed, "got": to_data(fn(*_loss_inputs(seed)))}
 
 
 def _judge_reconstruction_loss(data: dict) -> str:
-    logits, x = _loss_inputs()
+    logits, x = _loss_inputs(data["seed"])
     got = from_data(data["got"])
     if not isinstance(got, torch.Tensor):
         raise Hint(f"return a tensor, not {type_name(got)}.")
@@ -74,7 +75,7 @@ def _judge_reconstruction_loss(data: dict) -> str:
 
 
 check_reconstruction_loss = Check(
-    "reconstruction_loss", probe=_probe_reconstruction_loss, judge=_judge_reconstruction_loss,
+    "reconstruction_loss", probe=_probe_reconstruction_loss, judge=_judge_reconstruction_loss, seeded=True,
     doc="Exercise 'reconstruction loss': BCE from logits, summed over pixels, averaged over the batch.")
 
 

@@ -33,25 +33,25 @@ def _reference_mig(mi: np.ndarray, entropy: np.ndarray) -> float:
     return float(np.mean((top[0] - top[1]) / entropy))
 
 
-def _mig_inputs() -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(7)
+def _mig_inputs(seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7 if seed is None else seed)
     entropy = np.log(np.array([3.0, 4.0, 8.0, 8.0]))
     mi = rng.uniform(0.0, 1.0, size=(6, 4)) * entropy * 0.5  # (L, K) nats, below each entropy
     mi[2, 3] = 0.9 * entropy[3]  # one latent that clearly carries factor 3
     return mi, entropy
 
 
-def _probe_mig_from_information(fn: Callable) -> dict:
-    mi, entropy = _mig_inputs()
+def _probe_mig_from_information(fn: Callable, seed: int | None = None) -> dict:
+    mi, entropy = _mig_inputs(seed)
     got = fn(mi.copy(), entropy.copy())
     try:
-        return {"value": float(got)}
+        return {"seed": seed, "value": float(got)}
     except (TypeError, ValueError):
-        return {"type": type(got).__name__, "shape": list(np.shape(got))}
+        return {"seed": seed, "type": type(got).__name__, "shape": list(np.shape(got))}
 
 
 def _judge_mig_from_information(data: dict) -> str:
-    mi, entropy = _mig_inputs()
+    mi, entropy = _mig_inputs(data["seed"])
     if "value" not in data:
         raise Hint(f"return one number (the MIG averaged over factors), got {data['type']} "
                    f"{tuple(data['shape'])}.")
@@ -87,6 +87,7 @@ def _judge_mig_from_information(data: dict) -> str:
 
 check_mig_from_information = Check(
     "mig_from_information", probe=_probe_mig_from_information, judge=_judge_mig_from_information,
+    seeded=True,
     doc="Exercise 'MIG from the information matrix': ``fn(mutual_information (L, K), entropy (K,))``.")
 
 

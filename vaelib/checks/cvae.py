@@ -28,20 +28,20 @@ check_latent_size_answer = MultipleChoice(
     doc="Exercise 'why does the classifier's accuracy drop as the latent grows?'.")
 
 
-def _condition_inputs() -> tuple[torch.Tensor, torch.Tensor]:
-    gen = torch.Generator().manual_seed(0)
+def _condition_inputs(seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(0 if seed is None else seed)
     x = torch.rand(6, 1, 4, 4, generator=gen)
     y = torch.tensor([0, 3, 9, 3, 1, 7])
     return x, y
 
 
-def _probe_condition_inputs(fn: Callable) -> dict:
-    x, y = _condition_inputs()
-    return {"got": to_data(fn(x, y, 10))}
+def _probe_condition_inputs(fn: Callable, seed: int | None = None) -> dict:
+    x, y = _condition_inputs(seed)
+    return {"seed": seed, "got": to_data(fn(x, y, 10))}
 
 
 def _judge_condition_inputs(data: dict) -> str:
-    x, y = _condition_inputs()
+    x, y = _condition_inputs(data["seed"])
     got = from_data(data["got"])
     if not isinstance(got, torch.Tensor):
         raise Hint(f"return a tensor, got {type_name(got)}.")
@@ -64,7 +64,7 @@ def _judge_condition_inputs(data: dict) -> str:
 
 
 check_condition_inputs = Check(
-    "condition_inputs", probe=_probe_condition_inputs, judge=_judge_condition_inputs,
+    "condition_inputs", probe=_probe_condition_inputs, judge=_judge_condition_inputs, seeded=True,
     doc="Exercise 'feed the label': flatten the inputs and append the one-hot label.")
 
 

@@ -68,22 +68,22 @@ def _close(got: torch.Tensor, want: torch.Tensor, rtol: float = 1e-6, atol: floa
 # ---------------------------------------------------------------------------------------------
 
 
-def _kl_inputs() -> tuple[torch.Tensor, ...]:
-    gen = torch.Generator().manual_seed(2)
+def _kl_inputs(seed: int | None = None) -> tuple[torch.Tensor, ...]:
+    gen = torch.Generator().manual_seed(2 if seed is None else seed)
     shape = (5, 3)
     mu_q, mu_p = (torch.randn(shape, generator=gen, dtype=torch.float64) for _ in range(2))
     logvar_q, logvar_p = (torch.randn(shape, generator=gen, dtype=torch.float64) for _ in range(2))
     return mu_q, logvar_q, mu_p, logvar_p
 
 
-def _probe_kl_two_gaussians(fn: Callable[..., torch.Tensor]) -> dict:
-    mu_q, logvar_q, mu_p, logvar_p = _kl_inputs()
+def _probe_kl_two_gaussians(fn: Callable[..., torch.Tensor], seed: int | None = None) -> dict:
+    mu_q, logvar_q, mu_p, logvar_p = _kl_inputs(seed)
     got = to_data(fn(mu_q, logvar_q, mu_p, logvar_p))
-    return {"got": got, "same": attempt(fn, mu_q, logvar_q, mu_q, logvar_q)}
+    return {"seed": seed, "got": got, "same": attempt(fn, mu_q, logvar_q, mu_q, logvar_q)}
 
 
 def _judge_kl_two_gaussians(data: dict) -> str:
-    mu_q, logvar_q, mu_p, logvar_p = _kl_inputs()
+    mu_q, logvar_q, mu_p, logvar_p = _kl_inputs(data["seed"])
     shape = tuple(mu_q.shape)
     want = kl_divergence(Independent(Normal(mu_q, (0.5 * logvar_q).exp()), 1),
                          Independent(Normal(mu_p, (0.5 * logvar_p).exp()), 1))
@@ -117,7 +117,7 @@ def _judge_kl_two_gaussians(data: dict) -> str:
 
 
 check_kl_two_gaussians = Check(
-    "kl_two_gaussians", probe=_probe_kl_two_gaussians, judge=_judge_kl_two_gaussians,
+    "kl_two_gaussians", probe=_probe_kl_two_gaussians, judge=_judge_kl_two_gaussians, seeded=True,
     doc="""Exercise 'KL between two diagonal Gaussians': nats per example, summed over dimensions.
 
     ``fn(mu_q, logvar_q, mu_p, logvar_p)`` gets four (B, D) float64 tensors and must return

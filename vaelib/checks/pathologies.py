@@ -37,8 +37,8 @@ def _reference_free_bits(mu: torch.Tensor, logvar: torch.Tensor, free_bits: floa
 _LAMBDA = 0.25
 
 
-def _free_bits_inputs() -> tuple[torch.Tensor, torch.Tensor]:
-    gen = torch.Generator().manual_seed(5)
+def _free_bits_inputs(seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(5 if seed is None else seed)
     # Some dimensions far from the prior (large KL), some close to it (KL below lambda).
     scale = torch.tensor([2.0, 1.0, 0.3, 0.05, 0.02, 0.01])
     mu = torch.randn(32, 6, generator=gen) * scale
@@ -52,14 +52,14 @@ def _free_bits_gradient(fn: Callable, mu: torch.Tensor, logvar: torch.Tensor):
     return mu_g.grad
 
 
-def _probe_free_bits_kl(fn: Callable) -> dict:
-    mu, logvar = _free_bits_inputs()
-    return {"got": to_data(fn(mu, logvar, _LAMBDA)),
+def _probe_free_bits_kl(fn: Callable, seed: int | None = None) -> dict:
+    mu, logvar = _free_bits_inputs(seed)
+    return {"seed": seed, "got": to_data(fn(mu, logvar, _LAMBDA)),
             "grad_mu": attempt(_free_bits_gradient, fn, mu, logvar)}
 
 
 def _judge_free_bits_kl(data: dict) -> str:
-    mu, logvar = _free_bits_inputs()
+    mu, logvar = _free_bits_inputs(data["seed"])
     lam = _LAMBDA
     got = from_data(data["got"])
     if not isinstance(got, torch.Tensor) or got.dim() != 0:
@@ -104,7 +104,7 @@ def _judge_free_bits_kl(data: dict) -> str:
 
 
 check_free_bits_kl = Check(
-    "free_bits_kl", probe=_probe_free_bits_kl, judge=_judge_free_bits_kl,
+    "free_bits_kl", probe=_probe_free_bits_kl, judge=_judge_free_bits_kl, seeded=True,
     doc="Exercise 'free bits by hand': the penalised KL, sum_d max(lambda, mean_batch KL_d).")
 
 

@@ -56,21 +56,21 @@ _DRAWS = 200_000
 _ROWS_COMPARED = 4096  # rows carried to the judge one by one; the rest through their mean and spread
 
 
-def _score_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    gen = torch.Generator().manual_seed(3)
+def _score_inputs(seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(3 if seed is None else seed)
     mu = torch.tensor(0.5, dtype=torch.float64)
     logvar = torch.tensor(math.log(0.64), dtype=torch.float64)
     eps = torch.randn(_DRAWS, generator=gen, dtype=torch.float64)
     return mu, logvar, eps
 
 
-def _probe_score_function_gradient(fn: Callable[..., torch.Tensor]) -> dict:
-    mu, logvar, eps = _score_inputs()
+def _probe_score_function_gradient(fn: Callable[..., torch.Tensor], seed: int | None = None) -> dict:
+    mu, logvar, eps = _score_inputs(seed)
     got = fn(_test_function, mu.clone(), logvar.clone(), eps.clone())
     if not isinstance(got, torch.Tensor):
-        return {"type": type(got).__name__}
+        return {"seed": seed, "type": type(got).__name__}
     got = got.detach().to(torch.float64)
-    summary = {"shape": list(got.shape)}
+    summary = {"seed": seed, "shape": list(got.shape)}
     if got.dim() == 2 and got.shape[1] == 2:
         summary.update(head=to_data(got[:_ROWS_COMPARED]), mean=to_data(got.mean(0)),
                        std=to_data(got.std(0)))
@@ -88,7 +88,7 @@ def _judge_score_function_gradient(data: dict) -> str:
     if shape != (n, 2):
         raise Hint(f"return one row per draw with two columns (d/dmu, d/dlogvar), shape "
                    f"({n}, 2); got {shape}.")
-    mu, logvar, eps = _score_inputs()
+    mu, logvar, eps = _score_inputs(data["seed"])
     sigma = torch.exp(0.5 * logvar)
     z = mu + sigma * eps
     fz = _test_function(z)
@@ -113,7 +113,7 @@ def _judge_score_function_gradient(data: dict) -> str:
 
 check_score_function_gradient = Check(
     "score_function_gradient", probe=_probe_score_function_gradient,
-    judge=_judge_score_function_gradient,
+    judge=_judge_score_function_gradient, seeded=True,
     doc="""Exercise 'the score-function estimator': ``fn(f, mu, logvar, eps)`` -> (N, 2) estimates.
 
     Column 0 estimates d/dmu E_q[f(z)], column 1 d/dlogvar E_q[f(z)], one row per draw of eps.
