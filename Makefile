@@ -68,12 +68,17 @@ browser: $(STAMP)
 student: $(STAMP)
 	$(BIN)/python -m vaelib.assignments student --chapters chapters --out student
 
+# Each submission runs in a bubblewrap sandbox (see book/instructors.md); TRUSTED=1 grades without
+# one, for code you trust.
 CELL_TIMEOUT ?= 300
 TIMEOUT ?= 1800
+MEMORY_GB ?= 8
+PROCESSES ?= 512
 grade: $(STAMP)
-	@test -n "$(SUBMISSIONS)" -a -n "$(CHAPTER)" || { echo "usage: make grade SUBMISSIONS=folder CHAPTER=01_autoencoders"; exit 2; }
+	@test -n "$(SUBMISSIONS)" -a -n "$(CHAPTER)" || { echo "usage: make grade SUBMISSIONS=folder CHAPTER=01_autoencoders [TRUSTED=1]"; exit 2; }
 	$(BIN)/python -m vaelib.assignments grade "$(SUBMISSIONS)" --chapter chapters/$(CHAPTER).ipynb \
-		--cell-timeout $(CELL_TIMEOUT) --timeout $(TIMEOUT)
+		--cell-timeout $(CELL_TIMEOUT) --timeout $(TIMEOUT) --memory-gb $(MEMORY_GB) \
+		--processes $(PROCESSES) $(if $(TRUSTED),--trusted)
 
 lab: $(STAMP) $(LAB_STAMP)
 	$(BIN)/jupyter lab chapters

@@ -86,7 +86,8 @@ def _attacks(folder: Path, reference: Path) -> dict[str, tuple[nbformat.Notebook
                     time.sleep(3600)
                 os._exit(0)
             """)), ALL_FAIL),
-        "b_honest": (_notebook(answers="True"), ALL_PASS),
+        "b_honest": (_notebook("%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])\n"
+                               "plt.show()\n!echo a shell escape works too", answers="True"), ALL_PASS),
         "c_forged_print": (_notebook("""
             class Sneaky(str):
                 def __str__(self):
@@ -310,3 +311,20 @@ def test_a_kill_resistant_kernel_ends_at_the_wall_time(tmp_path):
     assert row.status == "timeout" and row.limit == "wall time"
     assert list(row.results.values()) == ["not run"] * 3
     assert _sandbox_processes() == []
+
+
+def test_without_bubblewrap_the_grader_refuses_unless_trusted(tmp_path, monkeypatch):
+    reference = tmp_path / "chapter.ipynb"
+    nbformat.write(reference_notebook(), reference)
+    folder = tmp_path / "submitted"
+    folder.mkdir()
+    nbformat.write(_notebook(answers="True"), folder / "honest.ipynb")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on this PATH
+    with pytest.raises(ValueError, match="apt-get install bubblewrap.*--trusted"):
+        grade_folder(folder, reference, cell_timeout=CELL_S, total_timeout=WALL_S, limits=LIMITS)
+    assert not (folder / "grades.csv").exists()
+    (row,) = grade_folder(folder, reference, cell_timeout=CELL_S, total_timeout=WALL_S, limits=LIMITS,
+                          trusted=True)
+    assert list(row.results.values()) == ALL_PASS and row.mode == "TRUSTED (no sandbox)"
+    with open(folder / "grades.csv", newline="") as f:
+        assert next(csv.DictReader(f))["mode"] == "TRUSTED (no sandbox)"

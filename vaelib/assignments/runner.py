@@ -94,8 +94,12 @@ def main(spec_path: str) -> int:
 
     from vaelib.checks import registry
 
+    class Shell(InteractiveShell):
+        def enable_gui(self, gui=None):  # no GUI event loop here; `%matplotlib inline` needs none
+            pass
+
     checks = registry()
-    shell = InteractiveShell.instance()
+    shell = Shell.instance(colors="NoColor")
     cells_report = []
 
     def on_alarm(signum, frame):
