@@ -22,6 +22,7 @@ grader wait.
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
 import shutil
@@ -175,6 +176,17 @@ def _system_binds() -> list[str]:
     return args
 
 
+@functools.cache
+def _bwrap_help(bwrap: str) -> str:
+    return subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=30).stdout
+
+
+def _sized(bwrap: str, size: int) -> list[str]:
+    """``--size`` for the next tmpfs where this bwrap knows it (0.7 and later); older ones get an
+    unbounded tmpfs, which still counts against the machine's memory only while the sandbox lives."""
+    return ["--size", str(size)] if "--size" in _bwrap_help(bwrap) else []
+
+
 def _parents(destinations: list[Path]) -> list[str]:
     folders = sorted({p for d in destinations for p in d.parents if p != Path("/")},
                      key=lambda p: len(p.parts))
@@ -224,7 +236,7 @@ def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits
                "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox",
                "--clearenv"]
         if os.getuid() != 0:
-            cmd += ["--unshare-user", "--uid", "1000", "--gid", "1000", "--disable-userns"]
+            cmd += ["--unshare-user", "--uid", "1000", "--gid", "1000"]
         for key, value in env.items():
             cmd += ["--setenv", key, value]
         binds = _python_binds(package_dir)
@@ -232,8 +244,8 @@ def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits
         # sandbox's user, or it could not reach the interpreter it is given.
         cmd += _system_binds() + _parents([Path(d) for d in binds[2::3]]) + binds
         cmd += ["--proc", "/proc", "--dev", "/dev",
-                "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
-                "--perms", "1777", "--size", str(64 << 20), "--tmpfs", "/dev/shm",
+                *_sized(bwrap, limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp",
+                *_sized(bwrap, 64 << 20), "--perms", "1777", "--tmpfs", "/dev/shm",
                 "--perms", "0755", "--dir", "/grade",
                 "--bind", str(work), "/grade/chapters", "--bind", str(out), "/grade/out",
                 "--ro-bind", str(spec_path), "/grade/spec.json"]

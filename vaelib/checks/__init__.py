@@ -30,10 +30,26 @@ Writing a new check::
     check_my_thing = Check("my_thing", probe=_probe_my_thing, judge=_judge_my_thing,
                            doc="One-line description for the learner.")
 
-A check written in the interim form ``run_check("my_thing", lambda: _judge_my_thing(
-_probe_my_thing(fn)), fn)`` inside ``def check_my_thing(fn)`` converts mechanically to the line
-above (the probe's and judge's bodies stay as they are). Multiple-choice questions use
-:class:`MultipleChoice` (or :func:`multiple_choice`, its one-call form).
+Converting a check written in the interim form::
+
+    def check_my_thing(fn) -> CheckResult:
+        '''One-line description for the learner.'''
+        return run_check("my_thing", lambda: _judge_my_thing(_probe_my_thing(fn)), fn)
+
+is mechanical: replace the function by the ``check_my_thing = Check(...)`` line above, with its
+docstring as ``doc=``; the probe's and judge's bodies stay as they are. Then check three things
+in the bodies: (1) the probe returns only JSON-ready data (``to_data`` for tensors, arrays,
+dicts, tuples); (2) the judge rebuilds its inputs itself and never reads them from the data
+(a forged input would otherwise be judged against itself); (3) a probe that calls the learner's
+code twice records the second call with :func:`attempt`, which the judge reads with
+:func:`attempted`. Optionally make it ``seeded=True``: the probe takes ``seed=None`` (None: the
+book's fixed inputs), returns it as ``data["seed"]``, and both sides build the inputs from it,
+so a grader can draw fresh inputs per submission. ``Check.__call__`` sends every outcome through
+JSON, so a probe that returns anything else fails in the chapter's own run under ``make test``.
+Only ``Check`` objects defined at a module's top level are gradable (:func:`registry`); an
+interim ``run_check`` check still gives instant feedback but the grader refuses the chapter
+until it is converted. Multiple-choice questions use :class:`MultipleChoice` (or
+:func:`multiple_choice`, its one-call form).
 
 With ``VAELIB_STRICT_CHECKS=1`` (set by ``make test`` and ``make book``) a failing check raises
 :class:`CheckFailed`, so a broken reference solution fails the build instead of printing a red
