@@ -83,3 +83,13 @@ def test_reference_solutions_pass_on_fresh_inputs():
             judged += 1
     # 8 multiple-choice and 11 function exercises; the 6 experiments need their chapter's run
     assert judged == 19, f"{judged} exercises could be judged from their solution code alone"
+
+
+def test_solved_copies_are_the_chapter_with_its_solutions(tmp_path):
+    from vaelib.assignments.student import write_solved_copies
+
+    chapter = CHAPTERS[0]
+    written = write_solved_copies(chapter, tmp_path, 2)
+    assert [p.name for p in written] == ["learner_01.ipynb", "learner_02.ipynb"]
+    code = [c.source for c in nbformat.read(written[1], as_version=4).cells if c.cell_type == "code"]
+    assert code == [c.source for c in nbformat.read(chapter, as_version=4).cells if c.cell_type == "code"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .grade import grade_folder
 from .sandbox import Limits
-from .student import write_student_versions
+from .student import write_solved_copies, write_student_versions
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,6 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     student = sub.add_parser("student", help="write the student version of every chapter")
     student.add_argument("--chapters", type=Path, default=Path("chapters"))
     student.add_argument("--out", type=Path, default=Path("student"))
+    solved = sub.add_parser("solved", help="write copies of a chapter's reference solution as "
+                            "submissions, to try the grader on (e.g. to time it)")
+    solved.add_argument("--chapter", type=Path, required=True)
+    solved.add_argument("--copies", type=int, default=20)
+    solved.add_argument("--out", type=Path, required=True)
     grade = sub.add_parser("grade", help="grade a folder of submitted notebooks")
     grade.add_argument("submissions", type=Path, help="folder of submitted .ipynb files")
     grade.add_argument("--chapter", type=Path, required=True,
@@ -34,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "student":
             write_student_versions(args.chapters, args.out)
+        elif args.command == "solved":
+            write_solved_copies(args.chapter, args.out, args.copies)
         else:
             limits = Limits(memory_bytes=int(args.memory_gb * (1 << 30)), processes=args.processes)
             grade_folder(args.submissions, args.chapter, cell_timeout=args.cell_timeout,

@@ -31,6 +31,7 @@ import secrets
 import shutil
 import stat
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -260,7 +261,7 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
     import vaelib
 
     package_dir = Path(vaelib.__file__).resolve().parent
-    rows = []
+    rows, start = [], time.monotonic()
     for path in sorted(submissions.glob("*.ipynb")):
         row = GradeRow(path.name, mode=mode)
         rows.append(row)
@@ -280,6 +281,7 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
             _remove(tmp)
     _write_csv(rows, labels, csv_path or submissions / "grades.csv")
     _print_table(rows, labels)
+    print(f"graded {len(rows)} submission(s) in {time.monotonic() - start:.1f} s ({mode})")
     return rows
 
 
