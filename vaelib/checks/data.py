@@ -19,7 +19,6 @@ judge sees it. None of them ever unpickles or evaluates anything.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -194,7 +193,3 @@ def loads(text: str) -> Any:
 def dumps(document: Any) -> str:
     """Serialise a probe's document (JSON; NaN and infinities allowed)."""
     return json.dumps(document, allow_nan=True)
-
-
-def finite(x: float) -> bool:
-    return math.isfinite(x)
