@@ -309,6 +309,7 @@ def _grade_one(row: GradeRow, path: Path, cells: list[str], specs: list[dict],
     run = run_runner(spec, work, out, tmp / "log.txt", limits, uid=uid if uid is not None else -1,
                      bwrap=bwrap, package_dir=package_dir, extra_ro=extra_ro if sandbox else {})
     row.seconds = run.seconds
+    left = f"; {run.leftovers} process(es) were still running when the sandbox ended, and were killed" if run.leftovers else ""
     try:
         document = _read_results(out)
     except (DataError, UnicodeDecodeError) as err:
@@ -320,6 +321,7 @@ def _grade_one(row: GradeRow, path: Path, cells: list[str], specs: list[dict],
         row.detail = row.detail or (f"stopped after {limits.wall_s:g} s for the whole notebook" if run.ended_by
                                     else f"the notebook could not be run: {run.log_tail[-200:] or 'no output'}")
         row.limit = run.ended_by
+        row.detail += left
         return
     _status_from_cells(document["cells"], row)
     _judge(row, document["probes"], specs, known)
@@ -330,6 +332,7 @@ def _grade_one(row: GradeRow, path: Path, cells: list[str], specs: list[dict],
         row.status = "errors"
         row.detail = (f"the notebook ended early (exit status {run.returncode}) after "
                       f"{len(document['cells'])} of {len(cells)} cells")
+    row.detail += left
 
 
 def _write_csv(rows: list[GradeRow], labels: list[str], path: Path) -> None:

@@ -281,8 +281,9 @@ def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits
     with open(log, "wb") as log_file:
         # bwrap itself gets a bare environment too: it is the sandbox's PID 1.
         proc = subprocess.Popen(cmd, cwd=cwd, env={"PATH": "/usr/bin:/bin"} if sandbox else env,
-                                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=set_limits,
-                                start_new_session=True, pass_fds=() if args_fd is None else (args_fd,))
+                                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                                preexec_fn=set_limits, start_new_session=True,
+                                pass_fds=() if args_fd is None else (args_fd,))
         if args_fd is not None:
             os.close(args_fd)
         ended_by = ""
