@@ -4,6 +4,7 @@
 #               then the built book in a headless browser
 #   make lab    JupyterLab with working widgets
 #   make student / make grade SUBMISSIONS=folder CHAPTER=01_autoencoders   assignments
+#   make grade-timing [CHAPTER=01_autoencoders COPIES=20]   grading time, sandbox and trusted
 #   make clean  remove the build, the caches and the virtual environment
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -24,7 +25,7 @@ $(BUILD_TARGETS): export TQDM_DISABLE := 1
 $(BUILD_TARGETS): export PYTHONHASHSEED := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: book test lint unit notebooks book-from-cache browser lab clean venv student grade
+.PHONY: book test lint unit notebooks book-from-cache browser lab clean venv student grade grade-timing
 
 venv: $(STAMP)
 
@@ -68,12 +69,29 @@ browser: $(STAMP)
 student: $(STAMP)
 	$(BIN)/python -m vaelib.assignments student --chapters chapters --out student
 
+# Each submission runs in a bubblewrap sandbox (see book/instructors.md); TRUSTED=1 grades without
+# one, for code you trust.
 CELL_TIMEOUT ?= 300
 TIMEOUT ?= 1800
+MEMORY_GB ?= 8
+PROCESSES ?= 512
 grade: $(STAMP)
-	@test -n "$(SUBMISSIONS)" -a -n "$(CHAPTER)" || { echo "usage: make grade SUBMISSIONS=folder CHAPTER=01_autoencoders"; exit 2; }
+	@test -n "$(SUBMISSIONS)" -a -n "$(CHAPTER)" || { echo "usage: make grade SUBMISSIONS=folder CHAPTER=01_autoencoders [TRUSTED=1]"; exit 2; }
 	$(BIN)/python -m vaelib.assignments grade "$(SUBMISSIONS)" --chapter chapters/$(CHAPTER).ipynb \
-		--cell-timeout $(CELL_TIMEOUT) --timeout $(TIMEOUT)
+		--cell-timeout $(CELL_TIMEOUT) --timeout $(TIMEOUT) --memory-gb $(MEMORY_GB) \
+		--processes $(PROCESSES) $(if $(TRUSTED),--trusted)
+
+# Grading time for a class of perfect learners: COPIES solved copies of CHAPTER, graded in the
+# sandbox and then without it (needs bubblewrap); each run ends with its wall time.
+COPIES ?= 20
+grade-timing: $(STAMP)
+	rm -rf _build/grade-timing
+	$(BIN)/python -m vaelib.assignments solved --chapter chapters/$(or $(CHAPTER),01_autoencoders).ipynb \
+		--copies $(COPIES) --out _build/grade-timing
+	$(BIN)/python -m vaelib.assignments grade _build/grade-timing --chapter chapters/$(or $(CHAPTER),01_autoencoders).ipynb \
+		--csv _build/grade-timing-sandbox.csv
+	$(BIN)/python -m vaelib.assignments grade _build/grade-timing --chapter chapters/$(or $(CHAPTER),01_autoencoders).ipynb \
+		--csv _build/grade-timing-trusted.csv --trusted
 
 lab: $(STAMP) $(LAB_STAMP)
 	$(BIN)/jupyter lab chapters

@@ -1,41 +1,62 @@
 """Grade a folder of submitted notebooks against a chapter's checks.
 
-Each submission runs in its own kernel, in its own temporary folder, in a separate process with a
-time limit per cell and for the whole notebook. The learner's own check cells are dropped and the
-chapter's reference check cells are run after the learner's code instead, so a check that was
-deleted or edited still counts. A notebook that cannot be read, raises at import, loops forever
-or looks as if it tampers with the checks is reported as such, and the others are graded anyway.
+Each submission is copied into a sandbox of its own (:mod:`vaelib.assignments.sandbox`), where
+:mod:`vaelib.assignments.runner` runs its code cells in order, the learner's own check cells
+left out, and then the *probes* of the chapter's reference checks: they collect the learner's
+answers as plain data (letters, numbers, the outputs of the learner's functions on inputs the
+checks choose) into a JSON file. After the sandbox has ended, this process reads that file,
+validates it strictly, and runs the checks' *judges* on it (:class:`vaelib.checks.Check`): a
+verdict is never read from text the learner's code printed, and nothing the code does inside the
+sandbox (printing, rebinding ``checks``, monkeypatching ``vaelib`` or ``torch``, forging the
+JSON file) can make a wrong answer pass. The grade table is written after every sandbox has
+ended, by this process only, to a folder no sandbox can see.
+
+Without bubblewrap the grader refuses to run unless ``trusted=True`` (``--trusted``): the same
+protocol then runs in plain child processes with the same limits but without isolation, and the
+table says so on every row.
+
+The code flags (``SUSPICIOUS``) are hints for the instructor, not verdicts: they point at code
+that reaches into the checking machinery or the interpreter, which in the sandbox cannot change
+a grade but may deserve a look.
 """
 
 from __future__ import annotations
 
-import copy
+import ast
 import csv
+import json
 import os
 import re
+import secrets
 import shutil
-import signal
-import subprocess
-import sys
+import stat
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-__all__ = ["grade_folder", "GradeRow", "reference_checks", "SUSPICIOUS"]
+from ..checks import Check, registry
+from ..checks.data import DataError, loads
+from .sandbox import Limits, find_bwrap, free_uid, run_runner
 
-_RESULT = re.compile(r"^\[(PASSED|NOT YET)\] (\S+): ", re.M)
+__all__ = ["grade_folder", "GradeRow", "reference_checks", "probe_specs", "SUSPICIOUS"]
+
 _EXERCISE_LABEL = re.compile(r"```\{exercise\}[^\n]*\n:label:\s*(\S+)")
 # Code that reaches into the checking machinery, the process or the interpreter's import system.
+# `(?<![.\w])eval` leaves `model.eval()` alone; `=(?!=)` leaves comparisons alone.
 SUSPICIOUS = {
     "touches the check results": r"\bCheckResult\b|\brun_check\b|_repr_html_|\bNOT_WRITTEN\b",
     "reassigns a check": r"\bchecks\.\w+\s*=(?!=)|vaelib\.checks\.\w+\s*=(?!=)",
+    "uses the checks' internals": r"\bchecks\.(?:\w+\.)*_\w+|\b(?:probe|judge|collect|decide|registry)\b\s*\(",
     "edits modules or builtins": r"\bsys\.modules\b|\bbuiltins\b|\bimportlib\b|__import__",
-    "runs other programs": r"\bsubprocess\b|\bos\.system\b|\bos\.exec|\bos\.spawn|\bpty\b",
-    "runs generated code": r"\bexec\s*\(|\beval\s*\(|\bcompile\s*\(",
-    "sets grading variables": r"VAELIB_STRICT_CHECKS|\bos\.environ\[[^\]]+\]\s*=",
+    "runs other programs": r"\bsubprocess\b|\bos\.system\b|\bos\.exec|\bos\.spawn|\bpty\b|\bos\.fork\b",
+    "runs generated code": r"(?<![.\w])(?:exec|eval|compile)\s*\(",
+    "sets grading variables": r"VAELIB_STRICT_CHECKS|\bos\.environ\[[^\]]+\]\s*=(?!=)|\bos\.environ\.(?:update|setdefault)\b",
 }
+_MAX_NOTEBOOK_BYTES = 50 << 20
+_MAX_RESULTS_BYTES = 32 << 20
 
 
 @dataclass
@@ -49,6 +70,10 @@ class GradeRow:
         messages: exercise label -> the check's message or the error.
         flags: reasons the notebook looks as if it tampers with grading.
         detail: a short explanation of the status.
+        limit: the limit that stopped the notebook or one of its cells: ``wall time``, ``cell
+            time``, ``memory``, ``processes``, or ``""``.
+        mode: ``sandbox`` or ``TRUSTED (no sandbox)``.
+        seconds: wall time of the submission's run.
     """
 
     submission: str
@@ -57,13 +82,16 @@ class GradeRow:
     messages: dict[str, str] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
     detail: str = ""
+    limit: str = ""
+    mode: str = "sandbox"
+    seconds: float = 0.0
 
     @property
     def passed(self) -> int:
         return sum(v == "pass" for v in self.results.values())
 
 
-_CHECK_CALL = re.compile(r"^\s*checks\.check_\w+\(.*\)\s*$")
+_CHECK_CALL = re.compile(r"^\s*checks\.(?:\w+\.)*check_\w+\(.*\)\s*$")
 
 
 def _is_check_cell(cell) -> bool:
@@ -90,83 +118,76 @@ def reference_checks(reference: nbformat.NotebookNode) -> list[tuple[str, nbform
     return found
 
 
+def probe_specs(checks: list[tuple[str, nbformat.NotebookNode]]) -> list[dict]:
+    """For each reference check cell, the check it calls and the source of its arguments.
+
+    Raises:
+        ValueError: a check cell that is not a single call of a registered :class:`Check`.
+    """
+    known = registry()
+    specs = []
+    for label, cell in checks:
+        try:
+            tree = ast.parse(cell.source, mode="eval")
+        except SyntaxError:
+            raise ValueError(f"The check cell of '{label}' must be one call, e.g. "
+                             f"checks.check_x(answer); it is: {cell.source!r}") from None
+        call = tree.body
+        name = call.func.attr if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) else ""
+        if name not in known or call.keywords:
+            raise ValueError(f"The check cell of '{label}' calls {name or cell.source!r}, which is not "
+                             "a registered check (a vaelib.checks.Check); only those can be graded.")
+        specs.append({"label": label, "check": name, "args": [ast.unparse(a) for a in call.args]})
+    return specs
+
+
 def _flags(nb: nbformat.NotebookNode) -> list[str]:
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code" and not _is_check_cell(c))
     return [reason for reason, pattern in SUSPICIOUS.items() if re.search(pattern, code)]
 
 
-def _graded_notebook(submission, checks) -> nbformat.NotebookNode:
-    nb = copy.deepcopy(submission)
-    nb.cells = [c for c in nb.cells if not _is_check_cell(c)]
-    for index, (label, cell) in enumerate(checks):
-        graded = nbformat.v4.new_code_cell(cell.source)
-        graded.metadata["grader"] = {"index": index, "label": label}
-        nb.cells.append(graded)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
+def _read_submission(path: Path) -> nbformat.NotebookNode:
+    if path.is_symlink() or not path.is_file():
+        raise ValueError("not a regular file")
+    if path.stat().st_size > _MAX_NOTEBOOK_BYTES:
+        raise ValueError(f"larger than {_MAX_NOTEBOOK_BYTES >> 20} MiB")
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
     return nb
 
 
-def _execute(nb_path: Path, out_path: Path, workdir: Path, cell_timeout: int, total_timeout: int,
-             env: dict[str, str]) -> str | None:
-    """Run one notebook in a child process; returns None, or why it did not finish."""
-    cmd = [sys.executable, "-m", "vaelib.assignments.grade", "--execute", str(nb_path),
-           str(out_path), str(workdir), str(cell_timeout)]
-    proc = subprocess.Popen(cmd, env=env, cwd=workdir, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+def _read_results(out: Path) -> dict | None:
+    """The runner's ``results.json``, opened without following links, size-checked and validated."""
     try:
-        output, _ = proc.communicate(timeout=total_timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # the kernel too: it is in the same session
-        proc.communicate()
-        return f"stopped after {total_timeout} s for the whole notebook"
-    if proc.returncode != 0 or not out_path.exists():
-        tail = output.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-        return f"the notebook could not be run: {tail[0][:200]}"
-    return None
+        fd = os.open(out / "results.json", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_RESULTS_BYTES:
+            raise DataError(f"results.json is not a regular file under {_MAX_RESULTS_BYTES >> 20} MiB")
+        document = loads(f.read(_MAX_RESULTS_BYTES + 1).decode("utf-8", errors="strict"))
+    if (not isinstance(document, dict) or not isinstance(document.get("cells"), list)
+            or not isinstance(document.get("probes"), dict)):
+        raise DataError("results.json does not have the runner's layout")
+    return document
 
 
-def _run_child(nb_path: str, out_path: str, workdir: str, cell_timeout: str) -> None:
-    """Child process: execute with nbclient, keep going past errors, interrupt slow cells."""
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(nb_path, as_version=4)
-    client = NotebookClient(nb, timeout=int(cell_timeout), allow_errors=True,
-                            interrupt_on_timeout=True, kernel_name="python3",
-                            resources={"metadata": {"path": workdir}})
-    client.execute()
-    nbformat.write(nb, out_path)
-
-
-def _read_results(executed: nbformat.NotebookNode, row: GradeRow, labels: list[str]) -> None:
-    stub_errors, other_errors, timeouts = 0, [], 0
-    for cell in executed.cells:
-        if cell.cell_type != "code":
+def _status_from_cells(cells: list, row: GradeRow) -> None:
+    stub_errors, other_errors, timeouts, limits = 0, [], 0, []
+    for report in cells:
+        if not isinstance(report, dict) or "error" not in report:
             continue
-        grader = cell.get("metadata", {}).get("grader")
-        errors = [o for o in cell.outputs if o.output_type == "error"]
-        if grader is not None:
-            label = grader["label"]
-            text = "".join(o.get("text", "") if o.output_type == "stream" else
-                           o.get("data", {}).get("text/plain", "") for o in cell.outputs)
-            match = _RESULT.search(text)
-            if match:
-                row.results[label] = "pass" if match.group(1) == "PASSED" else "fail"
-                row.messages[label] = text[match.end():].strip().splitlines()[0][:300]
-            elif errors:
-                row.results[label] = "error"
-                row.messages[label] = f"{errors[0].ename}: {errors[0].evalue}"[:300]
-            continue
-        for error in errors:
-            if error.ename == "NotImplementedError":
-                stub_errors += 1
-            elif error.ename in ("KeyboardInterrupt", "CellTimeoutError", "DeadKernelError"):
-                timeouts += 1
-            else:
-                other_errors.append(f"{error.ename}: {error.evalue}"[:120])
-    for label in labels:
-        row.results.setdefault(label, "not run")
+        error, limit = str(report.get("error"))[:60], str(report.get("limit", ""))[:20]
+        if limit in ("memory", "processes", "cell time"):
+            limits.append(limit)
+        if error == "NotImplementedError":
+            stub_errors += 1
+        elif error in ("CellTimeout", "KeyboardInterrupt"):
+            timeouts += 1
+        else:
+            other_errors.append(f"{error}: {str(report.get('message', ''))[:120]}")
+    row.limit = row.limit or (limits[0] if limits else "")
     if timeouts:
         row.status, row.detail = "cell timeout", f"{timeouts} cell(s) interrupted at the time limit"
     elif other_errors:
@@ -175,79 +196,164 @@ def _read_results(executed: nbformat.NotebookNode, row: GradeRow, labels: list[s
         row.status, row.detail = "stubs left", f"{stub_errors} exercise(s) not written"
 
 
+def _judge(row: GradeRow, probes: dict, specs: list[dict], known: dict[str, Check]) -> None:
+    for spec in specs:
+        label = spec["label"]
+        outcome = probes.get(label)
+        if outcome is None:
+            row.results[label], row.messages[label] = "not run", "the notebook ended before this check"
+            continue
+        result = known[spec["check"]].decide(outcome, seed=spec.get("seed"), strict=False)
+        kind = outcome.get("outcome") if isinstance(outcome, dict) else None
+        row.results[label] = "pass" if result.passed else "error" if kind == "raised" else "fail"
+        row.messages[label] = result.message[:300]
+
+
+def _remove(path: Path) -> None:
+    def unlock(func, target, _exc):  # a submission may leave folders without write permission
+        os.chmod(os.path.dirname(target), 0o700)
+        func(target)
+
+    shutil.rmtree(path, onerror=unlock)
+
+
 def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
                  total_timeout: int = 1800, csv_path: Path | None = None,
-                 context: Path | None = None) -> list[GradeRow]:
+                 context: Path | None = None, trusted: bool = False,
+                 limits: Limits | None = None) -> list[GradeRow]:
     """Grade every ``*.ipynb`` in ``submissions`` against the check cells of ``reference``.
 
     Args:
         submissions: a folder of submitted notebooks (one per learner, any file names).
         reference: the chapter notebook whose exercises were assigned.
         cell_timeout: seconds one cell may run before it is interrupted.
-        total_timeout: seconds one whole notebook may run before its process is killed.
+        total_timeout: seconds one whole notebook may run before its sandbox is killed.
         csv_path: where to write the table (default: ``grades.csv`` in ``submissions``).
-        context: the repository root, whose ``bench/`` folder a chapter may read; default: the
-            folder above the reference notebook's folder.
+        context: the repository root, whose ``bench/results`` folder a chapter may read
+            (read-only); default: the folder above the reference notebook's folder.
+        trusted: grade without a sandbox (see the module docstring); only for code you trust.
+        limits: memory, process and file limits; ``cell_timeout`` and ``total_timeout`` win
+            over its time fields.
 
     Returns:
         One :class:`GradeRow` per submission, also written as CSV and printed.
+
+    Raises:
+        ValueError: no such folder, a reference without gradable checks, or no bubblewrap
+            without ``trusted``.
     """
     submissions, reference = Path(submissions), Path(reference)
     if not submissions.is_dir():
         raise ValueError(f"{submissions} is not a folder of submitted notebooks.")
     checks = reference_checks(nbformat.read(reference, as_version=4))
+    specs = probe_specs(checks)
     labels = [label for label, _ in checks]
+    bwrap = None
+    if not trusted:
+        bwrap, why_not = find_bwrap()
+        if bwrap is None:
+            raise ValueError(why_not)
+    mode = "TRUSTED (no sandbox)" if trusted else "sandbox"
+    limits = Limits(**{**(limits or Limits()).__dict__, "wall_s": total_timeout, "cell_s": cell_timeout})
     context = Path(context) if context else reference.resolve().parent.parent
-    env = {**os.environ, "VAELIB_STRICT_CHECKS": "0", "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1"}
-    rows = []
+    bench = context / "bench" / "results"
+    known = registry()
+    import vaelib
+
+    package_dir = Path(vaelib.__file__).resolve().parent
+    rows, start = [], time.monotonic()
     for path in sorted(submissions.glob("*.ipynb")):
-        row = GradeRow(path.name)
+        row = GradeRow(path.name, mode=mode)
         rows.append(row)
         try:
-            submission = nbformat.read(path, as_version=4)
-            nbformat.validate(submission)
+            submission = _read_submission(path)
         except Exception as err:  # noqa: BLE001 - any unreadable file is reported, not raised
             row.status, row.detail = "unreadable", f"{type(err).__name__}: {str(err)[:200]}"
             row.results = dict.fromkeys(labels, "not run")
             continue
         row.flags = _flags(submission)
-        with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-            work = Path(tmp) / "chapters"
-            work.mkdir()
-            if (context / "bench").is_dir():
-                shutil.copytree(context / "bench" / "results", Path(tmp) / "bench" / "results",
-                                dirs_exist_ok=True)
-            graded, executed = Path(tmp) / "graded.ipynb", Path(tmp) / "executed.ipynb"
-            nbformat.write(_graded_notebook(submission, checks), graded)
-            failure = _execute(graded, executed, work, cell_timeout, total_timeout, env)
-            if failure:
-                row.status, row.detail = "timeout" if "stopped" in failure else "errors", failure
-                row.results = dict.fromkeys(labels, "not run")
-                continue
-            _read_results(nbformat.read(executed, as_version=4), row, labels)
+        cells = [c.source for c in submission.cells if c.cell_type == "code" and not _is_check_cell(c)]
+        tmp = Path(tempfile.mkdtemp(prefix="vaelib-grade-"))
+        try:
+            _grade_one(row, path, cells, specs, known, tmp, limits, bwrap, package_dir,
+                       {bench: "/grade/bench/results"} if bench.is_dir() else {})
+        finally:
+            _remove(tmp)
     _write_csv(rows, labels, csv_path or submissions / "grades.csv")
     _print_table(rows, labels)
+    print(f"graded {len(rows)} submission(s) in {time.monotonic() - start:.1f} s ({mode})")
     return rows
+
+
+def _grade_one(row: GradeRow, path: Path, cells: list[str], specs: list[dict],
+               known: dict[str, Check], tmp: Path, limits: Limits, bwrap: str | None,
+               package_dir: Path, extra_ro: dict[Path, str]) -> None:
+    sandbox = bwrap is not None
+    uid = free_uid() if sandbox and os.getuid() == 0 else None
+    # Fresh inputs for every submission's functions: an answer tuned to the book's inputs fails.
+    specs = [{**s, "seed": secrets.randbelow(2**31 - 1) + 1} if known[s["check"]].seeded else s
+             for s in specs]
+    work, out = tmp / "chapters", tmp / "out"
+    work.mkdir()
+    out.mkdir()
+    shutil.copyfile(path, work / "submission.ipynb")  # graded on a copy, never in place
+    spec = tmp / "spec.json"
+    spec.write_text(json.dumps({"cells": cells, "probes": specs, "cell_timeout": int(limits.cell_s),
+                                "out": "/grade/out" if sandbox else str(out), "uid": uid,
+                                "sandbox": sandbox}))
+    os.chmod(tmp, 0o711)
+    os.chmod(spec, 0o644)
+    if uid is not None:
+        for folder in (work, out, work / "submission.ipynb"):
+            os.chown(folder, uid, uid)
+    run = run_runner(spec, work, out, tmp / "log.txt", limits, uid=uid if uid is not None else -1,
+                     bwrap=bwrap, package_dir=package_dir, extra_ro=extra_ro if sandbox else {})
+    row.seconds = run.seconds
+    left = f"; {run.leftovers} process(es) were still running when the sandbox ended, and were killed" if run.leftovers else ""
+    try:
+        document = _read_results(out)
+    except (DataError, UnicodeDecodeError) as err:
+        document = None
+        row.detail = f"the answers could not be read: {str(err)[:200]}"
+    if document is None:
+        row.results = dict.fromkeys([s["label"] for s in specs], "not run")
+        row.status = "timeout" if run.ended_by else "errors"
+        row.detail = row.detail or (f"stopped after {limits.wall_s:g} s for the whole notebook" if run.ended_by
+                                    else f"the notebook could not be run: {run.log_tail[-200:] or 'no output'}")
+        row.limit = run.ended_by
+        row.detail += left
+        return
+    _status_from_cells(document["cells"], row)
+    _judge(row, document["probes"], specs, known)
+    if run.ended_by:
+        row.status, row.limit = "timeout", run.ended_by
+        row.detail = f"stopped after {limits.wall_s:g} s for the whole notebook; checks reached before that are graded"
+    elif len(document["cells"]) < len(cells) or run.returncode != 0:
+        row.status = "errors"
+        row.detail = (f"the notebook ended early (exit status {run.returncode}) after "
+                      f"{len(document['cells'])} of {len(cells)} cells")
+    row.detail += left
 
 
 def _write_csv(rows: list[GradeRow], labels: list[str], path: Path) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["submission", "status", "passed", "total", *labels, "flags", "detail"])
+        writer.writerow(["submission", "status", "passed", "total", *labels, "limit", "flags",
+                         "detail", "mode", "seconds"])
         for r in rows:
             writer.writerow([r.submission, r.status, r.passed, len(labels),
-                             *(r.results[label] for label in labels), "; ".join(r.flags), r.detail])
+                             *(r.results[label] for label in labels), r.limit, "; ".join(r.flags),
+                             r.detail, r.mode, f"{r.seconds:.1f}"])
     print(f"grades written to {path}")
 
 
 def _print_table(rows: list[GradeRow], labels: list[str]) -> None:
     width = max([len("submission"), *(len(r.submission) for r in rows)])
+    modes = sorted({r.mode for r in rows})
+    print(f"graded in: {', '.join(modes) or 'nothing to grade'}")
     print(f"{'submission':<{width}}  {'status':<12} {'passed':>7}  " + "  ".join(labels))
     for r in rows:
         cells = "  ".join(f"{r.results[label]:<{len(label)}}" for label in labels)
         flag = "  SUSPICIOUS: " + "; ".join(r.flags) if r.flags else ""
+        flag += f"  [{r.limit} limit]" if r.limit else ""
         print(f"{r.submission:<{width}}  {r.status:<12} {r.passed:>3}/{len(labels):<3}  {cells}{flag}")
-
-
-if __name__ == "__main__" and len(sys.argv) == 6 and sys.argv[1] == "--execute":
-    _run_child(*sys.argv[2:])

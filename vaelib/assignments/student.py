@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 
 __all__ = ["StudentVersion", "make_student_version", "paste_back", "write_student_versions",
-           "SolutionFormatError"]
+           "write_solved_copies", "SolutionFormatError"]
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _EXERCISE = re.compile(r"```\{exercise\}\s*(?P<title>[^\n]*)\n(?::label:\s*(?P<label>\S+))?")
@@ -205,4 +205,18 @@ def write_student_versions(chapters: Path, out: Path) -> list[Path]:
         nbformat.write(version.notebook, target)
         written.append(target)
         print(f"{target}: {len(version.exercises)} exercises, {len(version.solutions)} stubs")
+    return written
+
+
+def write_solved_copies(chapter: Path, out: Path, copies: int) -> list[Path]:
+    """Write ``copies`` submissions that are the student version with every solution pasted back.
+
+    What a class of perfect learners would hand in: a dry run of grading, and its timing.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    solved = paste_back(make_student_version(nbformat.read(chapter, as_version=4), chapter=Path(chapter).stem))
+    written = [out / f"learner_{i:02d}.ipynb" for i in range(1, copies + 1)]
+    for path in written:
+        nbformat.write(solved, path)
+    print(f"{out}: {copies} solved copies of {Path(chapter).stem}")
     return written

@@ -6,27 +6,26 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from . import CheckResult, Hint, multiple_choice, run_check
+from . import Check, Hint, MultipleChoice
+from .data import from_data, to_data
 
 __all__ = ["check_duplicate_latent_answer", "check_mig_from_information", "check_rotation_experiment"]
 
 
-def check_duplicate_latent_answer(answer: str) -> CheckResult:
-    """Exercise 'a copied latent': the MIG of a factor that two latents encode equally well."""
-
-    return multiple_choice(
-        "duplicate_latent", answer, correct="b",
-        hints={
-            "a": ("MIG does not reward the information alone: it measures the *gap* between the "
-                  "most and the second most informative latent, divided by the factor's entropy."),
-            "c": ("the gap is not halved: both latents carry the same information, so the best and "
-                  "the second best are equal."),
-            "d": ("the entropy is the factor's, and it is positive (posX takes 8 values); the gap "
-                  "is what vanishes."),
-        },
-        success=("right: two latents hold the same information about posX, so the gap between the "
-                 "best and the second best is 0, and posX's MIG is 0: MIG penalises a factor "
-                 "spread over (or copied into) several latents."))
+check_duplicate_latent_answer = MultipleChoice(
+    "duplicate_latent", correct="b",
+    hints={
+        "a": ("MIG does not reward the information alone: it measures the *gap* between the "
+              "most and the second most informative latent, divided by the factor's entropy."),
+        "c": ("the gap is not halved: both latents carry the same information, so the best and "
+              "the second best are equal."),
+        "d": ("the entropy is the factor's, and it is positive (posX takes 8 values); the gap "
+              "is what vanishes."),
+    },
+    success=("right: two latents hold the same information about posX, so the gap between the "
+             "best and the second best is 0, and posX's MIG is 0: MIG penalises a factor "
+             "spread over (or copied into) several latents."),
+    doc="Exercise 'a copied latent': the MIG of a factor that two latents encode equally well.")
 
 
 def _reference_mig(mi: np.ndarray, entropy: np.ndarray) -> float:
@@ -34,71 +33,89 @@ def _reference_mig(mi: np.ndarray, entropy: np.ndarray) -> float:
     return float(np.mean((top[0] - top[1]) / entropy))
 
 
-def check_mig_from_information(fn: Callable) -> CheckResult:
-    """Exercise 'MIG from the information matrix': ``fn(mutual_information (L, K), entropy (K,))``."""
-
-    def body() -> str:
-        rng = np.random.default_rng(7)
-        entropy = np.log(np.array([3.0, 4.0, 8.0, 8.0]))
-        mi = rng.uniform(0.0, 1.0, size=(6, 4)) * entropy * 0.5  # (L, K) nats, below each entropy
-        mi[2, 3] = 0.9 * entropy[3]  # one latent that clearly carries factor 3
-        got = fn(mi.copy(), entropy.copy())
-        try:
-            value = float(got)
-        except (TypeError, ValueError):
-            raise Hint(f"return one number (the MIG averaged over factors), got {type(got).__name__} "
-                       f"{np.shape(got)}.") from None
-        want = _reference_mig(mi, entropy)
-        if abs(value - want) < 1e-6:
-            return f"MIG = {value:.4f}, matching vaelib.mutual_information_gap's formula."
-        top = np.sort(mi, axis=0)[::-1]
-        top_rows = np.sort(mi, axis=1)[:, ::-1]
-        candidates = {
-            "divide each factor's gap by that factor's entropy, so that factors with many values "
-            "do not dominate the average.": float(np.mean(top[0] - top[1])),
-            "the gap is between the two *largest* values of each factor's column (the best and "
-            "the second best latent), not the largest and the smallest.":
-                float(np.mean((top[0] - top[-1]) / entropy)),
-            "sort each factor's column (over the latents, axis 0), not each latent's row: MIG "
-            "asks, for each factor, which latents know about it.":
-                float(np.mean((top_rows[:, 0] - top_rows[:, 1]) / entropy.mean())),
-            "the gap is best minus second best; you have the sign flipped.":
-                -want,
-            "the gap of a factor is divided by its entropy, not multiplied.":
-                float(np.mean((top[0] - top[1]) * entropy)),
-            "average the normalised gaps over the factors; you summed them.":
-                float(np.sum((top[0] - top[1]) / entropy)),
-        }
-        for hint, wrong in candidates.items():
-            if abs(value - wrong) < 1e-6:
-                raise Hint(hint)
-        raise Hint(f"got {value:.4f}, expected {want:.4f}. For each factor (column), sort the "
-                   "latents' mutual informations, take best minus second best, divide by the "
-                   "factor's entropy; then average over the factors.")
-
-    return run_check("mig_from_information", body, fn)
+def _mig_inputs(seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7 if seed is None else seed)
+    entropy = np.log(np.array([3.0, 4.0, 8.0, 8.0]))
+    mi = rng.uniform(0.0, 1.0, size=(6, 4)) * entropy * 0.5  # (L, K) nats, below each entropy
+    mi[2, 3] = 0.9 * entropy[3]  # one latent that clearly carries factor 3
+    return mi, entropy
 
 
-def check_rotation_experiment(result: Mapping[str, float]) -> CheckResult:
-    """Exercise 'rotate the code': MIG of the chosen model's codes before and after a rotation."""
+def _probe_mig_from_information(fn: Callable, seed: int | None = None) -> dict:
+    mi, entropy = _mig_inputs(seed)
+    got = fn(mi.copy(), entropy.copy())
+    try:
+        return {"seed": seed, "value": float(got)}
+    except (TypeError, ValueError):
+        return {"seed": seed, "type": type(got).__name__, "shape": list(np.shape(got))}
 
-    def body() -> str:
-        keys = {"mig_codes", "mig_rotated"}
-        if not isinstance(result, Mapping) or set(result) != keys:
-            raise Hint(f"fill a dict with exactly the keys {sorted(keys)}.")
-        before, after = float(result["mig_codes"]), float(result["mig_rotated"])
-        if not (0.0 <= before <= 1.0 and 0.0 <= after <= 1.0):
-            raise Hint(f"MIG lies between 0 and 1; got {before:.3f} and {after:.3f}. Pass the "
-                       "'mig' entry of mutual_information_gap's result.")
-        if abs(before - after) < 1e-9:
-            raise Hint("the two numbers are identical: did you rotate the codes (codes @ R with a "
-                       "random orthogonal R) before computing the second MIG?")
-        if after >= before:
-            raise Hint(f"a random rotation should mix the latents and lower the MIG, but it went "
-                       f"from {before:.3f} to {after:.3f}. Rotate the same codes you scored first, "
-                       "and use the canonical factor indices both times.")
-        return (f"MIG fell from {before:.3f} to {after:.3f}: the rotated code holds the same "
-                "information (a rotation is invertible) but spreads each factor over several "
-                "latents.")
 
-    return run_check("rotation_experiment", body, result)
+def _judge_mig_from_information(data: dict) -> str:
+    mi, entropy = _mig_inputs(data["seed"])
+    if "value" not in data:
+        raise Hint(f"return one number (the MIG averaged over factors), got {data['type']} "
+                   f"{tuple(data['shape'])}.")
+    value = float(data["value"])
+    want = _reference_mig(mi, entropy)
+    if abs(value - want) < 1e-6:
+        return f"MIG = {value:.4f}, matching vaelib.mutual_information_gap's formula."
+    top = np.sort(mi, axis=0)[::-1]
+    top_rows = np.sort(mi, axis=1)[:, ::-1]
+    candidates = {
+        "divide each factor's gap by that factor's entropy, so that factors with many values "
+        "do not dominate the average.": float(np.mean(top[0] - top[1])),
+        "the gap is between the two *largest* values of each factor's column (the best and "
+        "the second best latent), not the largest and the smallest.":
+            float(np.mean((top[0] - top[-1]) / entropy)),
+        "sort each factor's column (over the latents, axis 0), not each latent's row: MIG "
+        "asks, for each factor, which latents know about it.":
+            float(np.mean((top_rows[:, 0] - top_rows[:, 1]) / entropy.mean())),
+        "the gap is best minus second best; you have the sign flipped.":
+            -want,
+        "the gap of a factor is divided by its entropy, not multiplied.":
+            float(np.mean((top[0] - top[1]) * entropy)),
+        "average the normalised gaps over the factors; you summed them.":
+            float(np.sum((top[0] - top[1]) / entropy)),
+    }
+    for hint, wrong in candidates.items():
+        if abs(value - wrong) < 1e-6:
+            raise Hint(hint)
+    raise Hint(f"got {value:.4f}, expected {want:.4f}. For each factor (column), sort the "
+               "latents' mutual informations, take best minus second best, divide by the "
+               "factor's entropy; then average over the factors.")
+
+
+check_mig_from_information = Check(
+    "mig_from_information", probe=_probe_mig_from_information, judge=_judge_mig_from_information,
+    seeded=True,
+    doc="Exercise 'MIG from the information matrix': ``fn(mutual_information (L, K), entropy (K,))``.")
+
+
+def _probe_rotation(result: Mapping[str, float]) -> dict:
+    return {"result": to_data(result)}
+
+
+def _judge_rotation(data: dict) -> str:
+    result = from_data(data["result"])
+    keys = {"mig_codes", "mig_rotated"}
+    if not isinstance(result, Mapping) or set(result) != keys:
+        raise Hint(f"fill a dict with exactly the keys {sorted(keys)}.")
+    before, after = float(result["mig_codes"]), float(result["mig_rotated"])
+    if not (0.0 <= before <= 1.0 and 0.0 <= after <= 1.0):
+        raise Hint(f"MIG lies between 0 and 1; got {before:.3f} and {after:.3f}. Pass the "
+                   "'mig' entry of mutual_information_gap's result.")
+    if abs(before - after) < 1e-9:
+        raise Hint("the two numbers are identical: did you rotate the codes (codes @ R with a "
+                   "random orthogonal R) before computing the second MIG?")
+    if after >= before:
+        raise Hint(f"a random rotation should mix the latents and lower the MIG, but it went "
+                   f"from {before:.3f} to {after:.3f}. Rotate the same codes you scored first, "
+                   "and use the canonical factor indices both times.")
+    return (f"MIG fell from {before:.3f} to {after:.3f}: the rotated code holds the same "
+            "information (a rotation is invertible) but spreads each factor over several "
+            "latents.")
+
+
+check_rotation_experiment = Check(
+    "rotation_experiment", probe=_probe_rotation, judge=_judge_rotation,
+    doc="Exercise 'rotate the code': MIG of the chosen model's codes before and after a rotation.")

@@ -12,7 +12,8 @@ from collections.abc import Callable
 import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
-from . import CheckResult, Hint, multiple_choice, run_check
+from . import Check, Hint, MultipleChoice, attempt, attempted
+from .data import from_data, to_data, type_name
 
 __all__ = [
     "linear_gaussian_elbo",
@@ -67,46 +68,61 @@ def _close(got: torch.Tensor, want: torch.Tensor, rtol: float = 1e-6, atol: floa
 # ---------------------------------------------------------------------------------------------
 
 
-def check_kl_two_gaussians(fn: Callable[..., torch.Tensor]) -> CheckResult:
-    """Exercise 'KL between two diagonal Gaussians': nats per example, summed over dimensions.
+def _kl_inputs(seed: int | None = None) -> tuple[torch.Tensor, ...]:
+    gen = torch.Generator().manual_seed(2 if seed is None else seed)
+    shape = (5, 3)
+    mu_q, mu_p = (torch.randn(shape, generator=gen, dtype=torch.float64) for _ in range(2))
+    logvar_q, logvar_p = (torch.randn(shape, generator=gen, dtype=torch.float64) for _ in range(2))
+    return mu_q, logvar_q, mu_p, logvar_p
+
+
+def _probe_kl_two_gaussians(fn: Callable[..., torch.Tensor], seed: int | None = None) -> dict:
+    mu_q, logvar_q, mu_p, logvar_p = _kl_inputs(seed)
+    got = to_data(fn(mu_q, logvar_q, mu_p, logvar_p))
+    return {"seed": seed, "got": got, "same": attempt(fn, mu_q, logvar_q, mu_q, logvar_q)}
+
+
+def _judge_kl_two_gaussians(data: dict) -> str:
+    mu_q, logvar_q, mu_p, logvar_p = _kl_inputs(data["seed"])
+    shape = tuple(mu_q.shape)
+    want = kl_divergence(Independent(Normal(mu_q, (0.5 * logvar_q).exp()), 1),
+                         Independent(Normal(mu_p, (0.5 * logvar_p).exp()), 1))
+    got = from_data(data["got"])
+    if not isinstance(got, torch.Tensor):
+        raise Hint(f"return a tensor, not {type_name(got)}.")
+    got = got.to(torch.float64)
+    if got.shape == shape:
+        raise Hint("you returned one KL per latent dimension, shape (B, D): sum over the "
+                   "dimensions (dim=1) to get nats per example, shape (B,).")
+    if got.dim() == 0:
+        raise Hint("you returned one number for the whole batch: keep one KL per example, "
+                   "shape (B,), by summing over dim=1 only.")
+    if got.shape != want.shape:
+        raise Hint(f"expected shape {tuple(want.shape)} (one KL per example), got {tuple(got.shape)}.")
+    if _close(got, want):
+        same = attempted(data["same"])
+        if not isinstance(same, torch.Tensor):
+            raise Hint(f"return a tensor, not {type_name(same)}.")
+        if same.shape != want.shape or not torch.allclose(same.to(torch.float64), torch.zeros_like(want),
+                                                           atol=1e-10):
+            raise Hint("KL(q || q) must be 0, but your function gives "
+                       f"{same.tolist()}. Check the constant terms.")
+        return (f"matches torch.distributions.kl_divergence on {shape[0]} pairs of "
+                f"{shape[1]}-D Gaussians (max error {float((got - want).abs().max()):.1e} nats), "
+                "and KL(q || q) = 0.")
+    _kl_hints(got, want, mu_q, logvar_q, mu_p, logvar_p)
+    raise Hint(f"got {[round(v, 4) for v in got.tolist()]}, expected "
+               f"{[round(v, 4) for v in want.tolist()]}. Per dimension the KL is "
+               "1/2 (logvar_p - logvar_q + (exp(logvar_q) + (mu_q - mu_p)^2) / exp(logvar_p) - 1).")
+
+
+check_kl_two_gaussians = Check(
+    "kl_two_gaussians", probe=_probe_kl_two_gaussians, judge=_judge_kl_two_gaussians, seeded=True,
+    doc="""Exercise 'KL between two diagonal Gaussians': nats per example, summed over dimensions.
 
     ``fn(mu_q, logvar_q, mu_p, logvar_p)`` gets four (B, D) float64 tensors and must return
     KL(q || p), shape (B,), checked against ``torch.distributions.kl_divergence``.
-    """
-
-    def body() -> str:
-        gen = torch.Generator().manual_seed(2)
-        shape = (5, 3)
-        mu_q, mu_p = (torch.randn(shape, generator=gen, dtype=torch.float64) for _ in range(2))
-        logvar_q, logvar_p = (torch.randn(shape, generator=gen, dtype=torch.float64) for _ in range(2))
-        want = kl_divergence(Independent(Normal(mu_q, (0.5 * logvar_q).exp()), 1),
-                             Independent(Normal(mu_p, (0.5 * logvar_p).exp()), 1))
-        got = fn(mu_q, logvar_q, mu_p, logvar_p)
-        if not isinstance(got, torch.Tensor):
-            raise Hint(f"return a tensor, not {type(got).__name__}.")
-        got = got.to(torch.float64)
-        if got.shape == shape:
-            raise Hint("you returned one KL per latent dimension, shape (B, D): sum over the "
-                       "dimensions (dim=1) to get nats per example, shape (B,).")
-        if got.dim() == 0:
-            raise Hint("you returned one number for the whole batch: keep one KL per example, "
-                       "shape (B,), by summing over dim=1 only.")
-        if got.shape != want.shape:
-            raise Hint(f"expected shape {tuple(want.shape)} (one KL per example), got {tuple(got.shape)}.")
-        if _close(got, want):
-            same = fn(mu_q, logvar_q, mu_q, logvar_q)
-            if not torch.allclose(same.to(torch.float64), torch.zeros_like(want), atol=1e-10):
-                raise Hint("KL(q || q) must be 0, but your function gives "
-                           f"{same.tolist()}. Check the constant terms.")
-            return (f"matches torch.distributions.kl_divergence on {shape[0]} pairs of "
-                    f"{shape[1]}-D Gaussians (max error {float((got - want).abs().max()):.1e} nats), "
-                    "and KL(q || q) = 0.")
-        _kl_hints(got, want, mu_q, logvar_q, mu_p, logvar_p)
-        raise Hint(f"got {[round(v, 4) for v in got.tolist()]}, expected "
-                   f"{[round(v, 4) for v in want.tolist()]}. Per dimension the KL is "
-                   "1/2 (logvar_p - logvar_q + (exp(logvar_q) + (mu_q - mu_p)^2) / exp(logvar_p) - 1).")
-
-    return run_check("kl_two_gaussians", body)
+    """)
 
 
 def _kl_hints(got, want, mu_q, logvar_q, mu_p, logvar_p) -> None:
@@ -132,32 +148,41 @@ def _kl_hints(got, want, mu_q, logvar_q, mu_p, logvar_p) -> None:
                    "exp(logvar).")
 
 
-def check_elbo_linear_gaussian(fn: Callable[..., float]) -> CheckResult:
-    """Exercise 'the ELBO by hand': ``fn(x, m, logvar, a, b, s)`` -> ELBO in nats.
+_ELBO_CASES = [(3.0, 1.0, math.log(0.2), 2.0, 0.5, 1.0),   # q is the posterior here
+               (3.0, 0.0, 0.0, 2.0, 0.5, 1.0),             # q is the prior
+               (-1.0, 0.7, -0.4, 0.5, 1.5, 0.3)]
+
+
+def _probe_elbo_linear_gaussian(fn: Callable[..., float]) -> dict:
+    return {"got": [float(fn(*[torch.tensor(v, dtype=torch.float64) for v in args]))
+                    for args in _ELBO_CASES]}
+
+
+def _judge_elbo_linear_gaussian(data: dict) -> str:
+    values = data["got"]
+    if not isinstance(values, list) or len(values) != len(_ELBO_CASES):
+        raise ValueError("one value per case expected")
+    for args, got in zip(_ELBO_CASES, values, strict=True):
+        got = float(got)
+        want = linear_gaussian_elbo(*args)
+        if math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-8):
+            continue
+        _elbo_hints(got, *args)
+        raise Hint(f"for x, m, logvar, a, b, s = {args} you give {got:.4f} nats, the ELBO is "
+                   f"{want:.4f}. Write it as E_q[log p(x|z)] + E_q[log p(z)] + H[q], with "
+                   "E_q[z] = m and E_q[z^2] = m^2 + v.")
+    x, _, _, a, b, s = _ELBO_CASES[0]
+    return (f"right on {len(_ELBO_CASES)} cases; at the posterior the ELBO is "
+            f"{linear_gaussian_elbo(*_ELBO_CASES[0]):.4f} nats, equal to "
+            f"log p(x) = {linear_gaussian_log_marginal(x, a, b, s):.4f}.")
+
+
+check_elbo_linear_gaussian = Check(
+    "elbo_linear_gaussian", probe=_probe_elbo_linear_gaussian, judge=_judge_elbo_linear_gaussian,
+    doc="""Exercise 'the ELBO by hand': ``fn(x, m, logvar, a, b, s)`` -> ELBO in nats.
 
     Called with 0-d float64 tensors, so both ``math`` and ``torch`` functions work inside.
-    """
-
-    def body() -> str:
-        cases = [(3.0, 1.0, math.log(0.2), 2.0, 0.5, 1.0),   # q is the posterior here
-                 (3.0, 0.0, 0.0, 2.0, 0.5, 1.0),             # q is the prior
-                 (-1.0, 0.7, -0.4, 0.5, 1.5, 0.3)]
-        for args in cases:
-            t = [torch.tensor(v, dtype=torch.float64) for v in args]
-            got = float(fn(*t))
-            want = linear_gaussian_elbo(*args)
-            if math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-8):
-                continue
-            _elbo_hints(got, *args)
-            raise Hint(f"for x, m, logvar, a, b, s = {args} you give {got:.4f} nats, the ELBO is "
-                       f"{want:.4f}. Write it as E_q[log p(x|z)] + E_q[log p(z)] + H[q], with "
-                       "E_q[z] = m and E_q[z^2] = m^2 + v.")
-        x, _, _, a, b, s = cases[0]
-        return (f"right on {len(cases)} cases; at the posterior the ELBO is "
-                f"{linear_gaussian_elbo(*cases[0]):.4f} nats, equal to "
-                f"log p(x) = {linear_gaussian_log_marginal(x, a, b, s):.4f}.")
-
-    return run_check("elbo_linear_gaussian", body)
+    """)
 
 
 def _elbo_hints(got: float, x, m, logvar, a, b, s) -> None:
@@ -186,56 +211,70 @@ def _elbo_hints(got: float, x, m, logvar, a, b, s) -> None:
                    "log-normaliser and the denominator.")
 
 
-def check_fit_q(fn: Callable[..., tuple[float, float]]) -> CheckResult:
-    """Exercise 'fit q by gradient ascent': ``fn(elbo_fn) -> (m, logvar)``.
+_FIT_MODELS = [(3.0, 2.0, 0.5, 1.0), (-1.0, 0.5, 1.5, 0.3)]
+
+
+def _probe_fit_q(fn: Callable[..., tuple[float, float]]) -> dict:
+    fitted = []
+    for x, a, b, s in _FIT_MODELS:
+        def elbo_fn(m, logvar, x=x, a=a, b=b, s=s):
+            return linear_gaussian_elbo(x, m, logvar, a, b, s)
+
+        out = fn(elbo_fn)
+        if isinstance(out, tuple | list) and len(out) == 2:
+            out = [float(torch.as_tensor(v).detach()) for v in out]
+        fitted.append(to_data(out))
+    return {"fitted": fitted}
+
+
+def _judge_fit_q(data: dict) -> str:
+    messages = []
+    fitted = data["fitted"]
+    if not isinstance(fitted, list) or len(fitted) != len(_FIT_MODELS):
+        raise ValueError("one fit per model expected")
+    for (x, a, b, s), out in zip(_FIT_MODELS, fitted, strict=True):
+        out = from_data(out)
+        if not isinstance(out, tuple | list) or len(out) != 2:
+            raise Hint("return a pair (m, logvar) of the fitted q.")
+        m, logvar = (float(v) for v in out)
+        m_star, logvar_star = linear_gaussian_posterior(x, a, b, s)
+        if not (math.isfinite(m) and math.isfinite(logvar)):
+            raise Hint("your q has NaN or infinite parameters: did you *minimise* the ELBO? "
+                       "Minimise the loss -elbo_fn(m, logvar).")
+        if abs(m - m_star) < 1e-2 and abs(logvar - logvar_star) < 1e-2:
+            gap = linear_gaussian_log_marginal(x, a, b, s) - linear_gaussian_elbo(x, m, logvar, a, b, s)
+            messages.append(f"m = {m:.3f}, logvar = {logvar:.3f} (gap {gap:.1e} nats)")
+            continue
+        if abs(m - m_star) < 1e-2 and logvar > 0 and abs(math.log(logvar) - logvar_star) < 1e-2:
+            raise Hint("you returned the variance; return the log-variance, the parameter you "
+                       "optimised.")
+        if linear_gaussian_elbo(x, m, logvar, a, b, s) < linear_gaussian_elbo(x, 0.0, 0.0, a, b, s):
+            raise Hint("your q has a *lower* ELBO than the starting point N(0, 1): did you "
+                       "minimise the ELBO? The loss to minimise is -elbo_fn(m, logvar).")
+        raise Hint(f"for x={x}, a={a}, b={b}, s={s} the posterior has m = {m_star:.3f} and "
+                   f"logvar = {logvar_star:.3f}; you found {m:.3f} and {logvar:.3f}. Take more "
+                   "steps or a larger learning rate (Adam with lr=0.05 and 1000 steps is plenty).")
+    return "gradient ascent reached the posterior in both models: " + "; ".join(messages) + "."
+
+
+check_fit_q = Check(
+    "fit_q", probe=_probe_fit_q, judge=_judge_fit_q,
+    doc="""Exercise 'fit q by gradient ascent': ``fn(elbo_fn) -> (m, logvar)``.
 
     ``elbo_fn(m, logvar)`` takes two scalar tensors and returns the ELBO (a scalar tensor, nats).
     The fitted q must be the posterior of two linear-Gaussian models.
-    """
-
-    def body() -> str:
-        messages = []
-        for x, a, b, s in [(3.0, 2.0, 0.5, 1.0), (-1.0, 0.5, 1.5, 0.3)]:
-            def elbo_fn(m, logvar, x=x, a=a, b=b, s=s):
-                return linear_gaussian_elbo(x, m, logvar, a, b, s)
-
-            out = fn(elbo_fn)
-            if not isinstance(out, tuple | list) or len(out) != 2:
-                raise Hint("return a pair (m, logvar) of the fitted q.")
-            m, logvar = (float(torch.as_tensor(v).detach()) for v in out)
-            m_star, logvar_star = linear_gaussian_posterior(x, a, b, s)
-            if not (math.isfinite(m) and math.isfinite(logvar)):
-                raise Hint("your q has NaN or infinite parameters: did you *minimise* the ELBO? "
-                           "Minimise the loss -elbo_fn(m, logvar).")
-            if abs(m - m_star) < 1e-2 and abs(logvar - logvar_star) < 1e-2:
-                gap = linear_gaussian_log_marginal(x, a, b, s) - linear_gaussian_elbo(x, m, logvar, a, b, s)
-                messages.append(f"m = {m:.3f}, logvar = {logvar:.3f} (gap {gap:.1e} nats)")
-                continue
-            if abs(m - m_star) < 1e-2 and logvar > 0 and abs(math.log(logvar) - logvar_star) < 1e-2:
-                raise Hint("you returned the variance; return the log-variance, the parameter you "
-                           "optimised.")
-            if linear_gaussian_elbo(x, m, logvar, a, b, s) < linear_gaussian_elbo(x, 0.0, 0.0, a, b, s):
-                raise Hint("your q has a *lower* ELBO than the starting point N(0, 1): did you "
-                           "minimise the ELBO? The loss to minimise is -elbo_fn(m, logvar).")
-            raise Hint(f"for x={x}, a={a}, b={b}, s={s} the posterior has m = {m_star:.3f} and "
-                       f"logvar = {logvar_star:.3f}; you found {m:.3f} and {logvar:.3f}. Take more "
-                       "steps or a larger learning rate (Adam with lr=0.05 and 1000 steps is plenty).")
-        return "gradient ascent reached the posterior in both models: " + "; ".join(messages) + "."
-
-    return run_check("fit_q", body)
+    """)
 
 
-def check_encoder_only(answer: str | None) -> CheckResult:
-    """Exercise 'only the encoder changed': which statement follows from a 5-nat ELBO gain?"""
-
-    return multiple_choice(
-        "encoder_only", answer, correct="b",
-        hints={
-            "a": ("log p(x) is defined by the prior and the decoder alone; q does not appear in "
-                  "it. Which term of log p(x) = ELBO + KL can q change?"),
-            "c": "the decoder's weights did not change, so neither did p(x | z).",
-            "d": ("log p(x) = ELBO(q) + KL(q || p(z|x)) holds for every q, so a change in the ELBO "
-                  "at fixed log p(x) says something exact about the other term."),
-        },
-        success=("right: with the prior and decoder fixed, log p(x) is fixed, so the 5 nats gained "
-                 "by the ELBO are exactly 5 nats less KL between q and the true posterior."))
+check_encoder_only = MultipleChoice(
+    "encoder_only", correct="b",
+    hints={
+        "a": ("log p(x) is defined by the prior and the decoder alone; q does not appear in "
+              "it. Which term of log p(x) = ELBO + KL can q change?"),
+        "c": "the decoder's weights did not change, so neither did p(x | z).",
+        "d": ("log p(x) = ELBO(q) + KL(q || p(z|x)) holds for every q, so a change in the ELBO "
+              "at fixed log p(x) says something exact about the other term."),
+    },
+    success=("right: with the prior and decoder fixed, log p(x) is fixed, so the 5 nats gained "
+             "by the ELBO are exactly 5 nats less KL between q and the true posterior."),
+    doc="Exercise 'only the encoder changed': which statement follows from a 5-nat ELBO gain?")

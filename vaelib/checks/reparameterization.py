@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import torch
 
-from . import CheckResult, Hint, multiple_choice, run_check
+from . import Check, Hint, MultipleChoice
+from .data import from_data, to_data
 
 __all__ = [
     "variance_ratio_exact",
@@ -34,62 +35,90 @@ _NOT_PATHWISE = ("z = 1[u < theta] is a step function of theta: its derivative i
                  "The pathwise estimator needs z to be differentiable in theta.")
 
 
-def check_discrete_answer(answer: str | None) -> CheckResult:
-    """Exercise 'a discrete latent': which estimator is unbiased for a Bernoulli z?"""
-
-    return multiple_choice(
-        "discrete_answer", answer, correct="b",
-        hints={
-            "a": _NOT_PATHWISE,
-            "c": _NOT_PATHWISE,
-            "d": ("the score-function estimator only needs log p(z; theta) to be differentiable in "
-                  "theta, and log Bernoulli(z; theta) is."),
-        },
-        success=("right: the score-function estimator f(z) d/dtheta log p(z; theta) needs no "
-                 "derivative of z, so it works for discrete z; the pathwise one does not."))
+check_discrete_answer = MultipleChoice(
+    "discrete_answer", correct="b",
+    hints={
+        "a": _NOT_PATHWISE,
+        "c": _NOT_PATHWISE,
+        "d": ("the score-function estimator only needs log p(z; theta) to be differentiable in "
+              "theta, and log Bernoulli(z; theta) is."),
+    },
+    success=("right: the score-function estimator f(z) d/dtheta log p(z; theta) needs no "
+             "derivative of z, so it works for discrete z; the pathwise one does not."),
+    doc="Exercise 'a discrete latent': which estimator is unbiased for a Bernoulli z?")
 
 
 def _test_function(z: torch.Tensor) -> torch.Tensor:
     return (z - 3.0) ** 2
 
 
-def check_score_function_gradient(fn: Callable[..., torch.Tensor]) -> CheckResult:
-    """Exercise 'the score-function estimator': ``fn(f, mu, logvar, eps)`` -> (N, 2) estimates.
+_DRAWS = 200_000
+_ROWS_COMPARED = 4096  # rows carried to the judge one by one; the rest through their mean and spread
+
+
+def _score_inputs(seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(3 if seed is None else seed)
+    mu = torch.tensor(0.5, dtype=torch.float64)
+    logvar = torch.tensor(math.log(0.64), dtype=torch.float64)
+    eps = torch.randn(_DRAWS, generator=gen, dtype=torch.float64)
+    return mu, logvar, eps
+
+
+def _probe_score_function_gradient(fn: Callable[..., torch.Tensor], seed: int | None = None) -> dict:
+    mu, logvar, eps = _score_inputs(seed)
+    got = fn(_test_function, mu.clone(), logvar.clone(), eps.clone())
+    if not isinstance(got, torch.Tensor):
+        return {"seed": seed, "type": type(got).__name__}
+    got = got.detach().to(torch.float64)
+    summary = {"seed": seed, "shape": list(got.shape)}
+    if got.dim() == 2 and got.shape[1] == 2:
+        summary.update(head=to_data(got[:_ROWS_COMPARED]), mean=to_data(got.mean(0)),
+                       std=to_data(got.std(0)))
+    return summary
+
+
+def _judge_score_function_gradient(data: dict) -> str:
+    n = _DRAWS
+    if "type" in data:
+        raise Hint(f"return a tensor, not {data['type']}.")
+    shape = tuple(int(v) for v in data["shape"])
+    if shape == (2, n):
+        raise Hint("you returned shape (2, N): put the two estimates in columns, "
+                   "torch.stack([g_mu, g_logvar], dim=1), shape (N, 2).")
+    if shape != (n, 2):
+        raise Hint(f"return one row per draw with two columns (d/dmu, d/dlogvar), shape "
+                   f"({n}, 2); got {shape}.")
+    mu, logvar, eps = _score_inputs(data["seed"])
+    sigma = torch.exp(0.5 * logvar)
+    z = mu + sigma * eps
+    fz = _test_function(z)
+    want = torch.stack([fz * eps / sigma, 0.5 * fz * (eps**2 - 1)], dim=1)
+    head = from_data(data["head"]).to(torch.float64)
+    mean, std = from_data(data["mean"]).to(torch.float64), from_data(data["std"]).to(torch.float64)
+    k = _ROWS_COMPARED
+    if head.shape != (k, 2) or mean.shape != (2,) or std.shape != (2,):
+        raise ValueError("the summary of the estimates has the wrong shape")
+    scale = want.abs().mean(0)
+    if (not torch.allclose(head, want[:k], rtol=1e-6, atol=1e-8)
+            or not torch.all((mean - want.mean(0)).abs() <= 1e-6 * scale + 1e-8)
+            or not torch.all((std - want.std(0)).abs() <= 1e-6 * scale + 1e-8)):
+        _score_hints(head, want[:k], fz[:k], eps[:k], sigma, z[:k])
+        raise Hint("your estimates differ from f(z) * d/dtheta log q(z). With z = mu + sigma * "
+                   "eps: d log q / d mu = eps / sigma and d log q / d logvar = (eps^2 - 1) / 2.")
+    exact = torch.stack([2 * (mu - 3.0), sigma**2])  # d/dmu and d/dlogvar of (mu-3)^2 + sigma^2
+    se = std / math.sqrt(n)
+    return (f"right draw by draw; the average over {n} draws is ({mean[0]:.3f} ± {se[0]:.3f}, "
+            f"{mean[1]:.3f} ± {se[1]:.3f}) against the exact ({exact[0]:.3f}, {exact[1]:.3f}).")
+
+
+check_score_function_gradient = Check(
+    "score_function_gradient", probe=_probe_score_function_gradient,
+    judge=_judge_score_function_gradient, seeded=True,
+    doc="""Exercise 'the score-function estimator': ``fn(f, mu, logvar, eps)`` -> (N, 2) estimates.
 
     Column 0 estimates d/dmu E_q[f(z)], column 1 d/dlogvar E_q[f(z)], one row per draw of eps.
     Checked draw by draw against the reference, then on average against the exact gradient.
-    """
-
-    def body() -> str:
-        gen = torch.Generator().manual_seed(3)
-        n = 200_000
-        mu = torch.tensor(0.5, dtype=torch.float64)
-        logvar = torch.tensor(math.log(0.64), dtype=torch.float64)
-        eps = torch.randn(n, generator=gen, dtype=torch.float64)
-        got = fn(_test_function, mu.clone(), logvar.clone(), eps.clone())
-        if not isinstance(got, torch.Tensor):
-            raise Hint(f"return a tensor, not {type(got).__name__}.")
-        got = got.detach().to(torch.float64)
-        if got.shape == (2, n):
-            raise Hint("you returned shape (2, N): put the two estimates in columns, "
-                       "torch.stack([g_mu, g_logvar], dim=1), shape (N, 2).")
-        if got.shape != (n, 2):
-            raise Hint(f"return one row per draw with two columns (d/dmu, d/dlogvar), shape "
-                       f"({n}, 2); got {tuple(got.shape)}.")
-        sigma = torch.exp(0.5 * logvar)
-        z = mu + sigma * eps
-        fz = _test_function(z)
-        want = torch.stack([fz * eps / sigma, 0.5 * fz * (eps**2 - 1)], dim=1)
-        if not torch.allclose(got, want, rtol=1e-6, atol=1e-8):
-            _score_hints(got, want, fz, eps, sigma, z)
-            raise Hint("your estimates differ from f(z) * d/dtheta log q(z). With z = mu + sigma * "
-                       "eps: d log q / d mu = eps / sigma and d log q / d logvar = (eps^2 - 1) / 2.")
-        exact = torch.stack([2 * (mu - 3.0), sigma**2])  # d/dmu and d/dlogvar of (mu-3)^2 + sigma^2
-        mean, se = got.mean(0), got.std(0) / math.sqrt(n)
-        return (f"right draw by draw; the average over {n} draws is ({mean[0]:.3f} ± {se[0]:.3f}, "
-                f"{mean[1]:.3f} ± {se[1]:.3f}) against the exact ({exact[0]:.3f}, {exact[1]:.3f}).")
-
-    return run_check("score_function_gradient", body)
+    """)
 
 
 def _score_hints(got, want, fz, eps, sigma, z) -> None:
@@ -117,36 +146,46 @@ def _score_hints(got, want, fz, eps, sigma, z) -> None:
                    "derivative is -1/2. Without it the estimate is biased.")
 
 
-def check_variance_ratio(fn: Callable[..., float]) -> CheckResult:
-    """Exercise 'variance against the offset': ``fn(c, n, seed)`` -> Var(score) / Var(pathwise).
+_OFFSETS = (0.0, 1.0, 3.0)
+
+
+def _probe_variance_ratio(fn: Callable[..., float]) -> dict:
+    return {"got": [float(fn(c, n=200_000, seed=0)) for c in _OFFSETS]}
+
+
+def _judge_variance_ratio(data: dict) -> str:
+    offsets = _OFFSETS
+    values = data["got"]
+    if not isinstance(values, list) or len(values) != len(offsets):
+        raise ValueError("one ratio per offset expected")
+    got = {c: float(v) for c, v in zip(offsets, values, strict=True)}
+    want = {c: variance_ratio_exact(c) for c in offsets}
+
+    def all_near(values: dict[float, float], rtol: float = 0.1) -> bool:
+        return all(abs(got[c] - values[c]) <= rtol * abs(values[c]) for c in offsets)
+
+    if all_near(want):
+        shown = ", ".join(f"c={c:g}: {got[c]:.1f} (exact {want[c]:.2f})" for c in offsets)
+        return f"the ratio grows like c^4: {shown}."
+    if all_near({c: 1 / w for c, w in want.items()}):
+        raise Hint("your ratio is upside down: divide the score-function variance by the "
+                   "pathwise variance.")
+    if all_near({c: math.sqrt(w) for c, w in want.items()}):
+        raise Hint("that is a ratio of standard deviations; square it (use .var(), not .std()).")
+    if all_near({c: w * 4 for c, w in want.items()}):
+        raise Hint("the pathwise gradient of (z - c)^2 is 2 (z - c): you left out the 2.")
+    if all_near({c: w / 4 for c, w in want.items()}):
+        raise Hint("the score-function estimate is (z - c)^2 * eps, without a factor 2.")
+    if len({round(v, 3) for v in got.values()}) == 1:
+        raise Hint("your ratio does not change with c: use c in the test function (z - c)^2.")
+    shown = ", ".join(f"c={c:g}: {got[c]:.2f} (expected about {want[c]:.2f})" for c in offsets)
+    raise Hint(f"{shown}. Per draw, score = (z - c)^2 * eps and pathwise = 2 * (z - c), with "
+               "z = eps at mu = 0, sigma = 1; compare their variances over many draws.")
+
+
+check_variance_ratio = Check(
+    "variance_ratio", probe=_probe_variance_ratio, judge=_judge_variance_ratio,
+    doc="""Exercise 'variance against the offset': ``fn(c, n, seed)`` -> Var(score) / Var(pathwise).
 
     Both are one-sample estimators of d/dmu E[(z - c)^2] at mu = 0, sigma = 1.
-    """
-
-    def body() -> str:
-        offsets = (0.0, 1.0, 3.0)
-        got = {c: float(fn(c, n=200_000, seed=0)) for c in offsets}
-        want = {c: variance_ratio_exact(c) for c in offsets}
-
-        def all_near(values: dict[float, float], rtol: float = 0.1) -> bool:
-            return all(abs(got[c] - values[c]) <= rtol * abs(values[c]) for c in offsets)
-
-        if all_near(want):
-            shown = ", ".join(f"c={c:g}: {got[c]:.1f} (exact {want[c]:.2f})" for c in offsets)
-            return f"the ratio grows like c^4: {shown}."
-        if all_near({c: 1 / w for c, w in want.items()}):
-            raise Hint("your ratio is upside down: divide the score-function variance by the "
-                       "pathwise variance.")
-        if all_near({c: math.sqrt(w) for c, w in want.items()}):
-            raise Hint("that is a ratio of standard deviations; square it (use .var(), not .std()).")
-        if all_near({c: w * 4 for c, w in want.items()}):
-            raise Hint("the pathwise gradient of (z - c)^2 is 2 (z - c): you left out the 2.")
-        if all_near({c: w / 4 for c, w in want.items()}):
-            raise Hint("the score-function estimate is (z - c)^2 * eps, without a factor 2.")
-        if len({round(v, 3) for v in got.values()}) == 1:
-            raise Hint("your ratio does not change with c: use c in the test function (z - c)^2.")
-        shown = ", ".join(f"c={c:g}: {got[c]:.2f} (expected about {want[c]:.2f})" for c in offsets)
-        raise Hint(f"{shown}. Per draw, score = (z - c)^2 * eps and pathwise = 2 * (z - c), with "
-                   "z = eps at mu = 0, sigma = 1; compare their variances over many draws.")
-
-    return run_check("variance_ratio", body)
+    """)

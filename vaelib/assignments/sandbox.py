@@ -1,0 +1,313 @@
+"""Run one submission's runner in a bubblewrap sandbox (or, when asked to, without one).
+
+The sandbox (``bwrap``, Debian package ``bubblewrap``) gives the submission:
+
+- its own user: as root, bwrap keeps the real uid so that it can bind paths only root can read
+  (e.g. a Python under ``/root``), and the runner drops at once to an unprivileged uid used by no
+  other process (so ``RLIMIT_NPROC`` counts this submission alone); as another user, bwrap maps
+  the caller into a fresh user namespace and the limits are the caller's;
+- no network (``--unshare-net``), its own PIDs (``--unshare-pid``; when the sandbox's first
+  process dies the kernel kills every process in it), IPC and hostname;
+- a read-only view of ``/usr``, the Python installation, the virtual environment and the course
+  package, and nothing else of the machine: no repository (so no chapters with their solutions),
+  no other submission, no grade table, no home folder; ``/proc`` shows the sandbox's processes only;
+- two writable folders: its working folder (a copy of the submission) and the folder the runner
+  writes its answers to; a private, size-limited ``/tmp``;
+- a scrubbed environment, and limits: address space per process (memory), processes, file size,
+  open files, no core dumps; the wall time is enforced from outside by killing the sandbox.
+
+Output goes to a file, never a pipe, so a process that holds its stdout open cannot make the
+grader wait.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Limits", "Run", "find_bwrap", "INSTALL_HINT", "run_runner", "free_uid"]
+
+INSTALL_HINT = ("bubblewrap (bwrap) is needed to grade in a sandbox: install it with "
+                "`sudo apt-get install bubblewrap` (Debian/Ubuntu), `sudo dnf install bubblewrap` "
+                "(Fedora) or your system's package manager. To grade without a sandbox anyway, "
+                "for a class whose code you trust, pass --trusted.")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one submission.
+
+    Attributes:
+        wall_s: seconds for the whole notebook, enforced from outside.
+        cell_s: seconds per cell, enforced by the runner (a hint; ``wall_s`` is the guarantee).
+        memory_bytes: address space of each process (``RLIMIT_AS``).
+        processes: processes and threads of the sandbox's user (``RLIMIT_NPROC``).
+        file_bytes: largest file the submission may write (``RLIMIT_FSIZE``).
+        tmp_bytes: size of the private ``/tmp``.
+    """
+
+    wall_s: float = 1800
+    cell_s: float = 300
+    memory_bytes: int = 8 << 30
+    processes: int = 512
+    file_bytes: int = 256 << 20
+    tmp_bytes: int = 512 << 20
+
+
+@dataclass
+class Run:
+    """How a runner process ended.
+
+    Attributes:
+        returncode: the exit status (negative: killed by that signal).
+        ended_by: ``""`` when it finished by itself, ``"wall time"`` when the grader killed it.
+        seconds: wall time it ran.
+        log_tail: the last lines of its output.
+        leftovers: processes of the sandbox's uid still alive after the kill (then killed).
+    """
+
+    returncode: int
+    ended_by: str
+    seconds: float
+    log_tail: str
+    leftovers: int = 0
+
+
+def find_bwrap() -> tuple[str | None, str]:
+    """The bwrap executable and ``""``, or None and why no sandbox can be made here."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return None, INSTALL_HINT
+    args = [path, "--unshare-pid", "--unshare-net", "--ro-bind", "/", "/", "--", "/bin/true"]
+    if os.getuid() != 0:
+        args[1:1] = ["--unshare-user"]
+    probe = subprocess.run(args, capture_output=True, timeout=30)
+    if probe.returncode != 0:
+        return None, (f"{path} is installed but cannot create a sandbox here "
+                      f"({probe.stderr.decode(errors='replace').strip()[:200]}). Unprivileged user "
+                      "namespaces may be disabled (Ubuntu 24.04 restricts them with AppArmor): grade "
+                      "as root, or allow them for bwrap; or pass --trusted for code you trust.")
+    return path, ""
+
+
+def _uids_in_use() -> set[int]:
+    used = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                used.add(entry.stat().st_uid)
+            except OSError:
+                pass
+    return used
+
+
+def free_uid(start: int = 64100, stop: int = 65000) -> int:
+    """An unprivileged uid that no running process uses and no local account names."""
+    import pwd
+
+    used = _uids_in_use()
+    for uid in range(start + os.getpid() % 400, stop):
+        if uid in used:
+            continue
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            return uid
+    raise RuntimeError("no free uid for the sandbox between {start} and {stop}")
+
+
+def _count_uid(uid: int) -> int:
+    threads = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and entry.stat().st_uid == uid:
+                threads += len(os.listdir(entry / "task"))
+        except OSError:
+            pass
+    return threads
+
+
+def _kill_uid(uid: int) -> int:
+    """SIGKILL every process of ``uid`` (the sandbox's own user); returns how many there were."""
+    found = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    os.kill(int(entry.name), signal.SIGKILL)
+                    found += 1
+            except (OSError, ProcessLookupError):
+                pass
+    return found
+
+
+def _reap_uid(uid: int, patience_s: float = 10.0) -> int:
+    """Kill the sandbox user's processes until none is left; returns how many were found at first.
+
+    The kernel empties a PID namespace asynchronously once its first process dies, so the
+    processes may take a moment to go.
+    """
+    first = _kill_uid(uid)
+    deadline = time.monotonic() + patience_s
+    while _kill_uid(uid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return first
+
+
+def _system_binds() -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), f"/{name}"]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), f"/{name}"]
+    for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "fonts", "alternatives"):
+        if (Path("/etc") / name).exists():
+            args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    return args
+
+
+@functools.cache
+def _bwrap_help(bwrap: str) -> str:
+    return subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=30).stdout
+
+
+def _sized(bwrap: str, size: int) -> list[str]:
+    """``--size`` for the next tmpfs where this bwrap knows it (0.7 and later); older ones get an
+    unbounded tmpfs, which still counts against the machine's memory only while the sandbox lives."""
+    return ["--size", str(size)] if "--size" in _bwrap_help(bwrap) else []
+
+
+def _parents(destinations: list[Path]) -> list[str]:
+    folders = sorted({p for d in destinations for p in d.parents if p != Path("/")},
+                     key=lambda p: len(p.parts))
+    return [arg for p in folders for arg in ("--perms", "0755", "--dir", str(p))]
+
+
+def _python_binds(package_dir: Path) -> list[str]:
+    """Read-only binds for the interpreter, the virtual environment and the course package.
+
+    Only these three folders: a repository around the package (its chapters hold the reference
+    solutions) or around the virtual environment stays out of view.
+    """
+    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix), package_dir.resolve()}
+    args = []
+    for path in sorted(paths):
+        if not str(path).startswith("/usr/"):
+            args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
+def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits, *, uid: int,
+               bwrap: str | None, package_dir: Path, extra_ro: dict[Path, str] | None = None) -> Run:
+    """Start the runner on ``spec_path`` and wait for it, within ``limits.wall_s``.
+
+    Args:
+        spec_path: the runner's JSON spec (inside ``out``'s parent, bound read-only).
+        work: the submission's working folder (writable, becomes ``/grade/chapters``).
+        out: where the runner writes ``results.json`` (writable, becomes ``/grade/out``).
+        log: file receiving the runner's output.
+        limits: see :class:`Limits`.
+        uid: the unprivileged uid the submission runs as (when the grader is root).
+        bwrap: the bwrap executable; None only in ``--trusted`` mode: a plain child process,
+            same limits, no isolation.
+        package_dir: the ``vaelib`` package folder, bound read-only.
+        extra_ro: host path -> sandbox path, bound read-only (e.g. ``bench/results``).
+    """
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+           "USER": "student", "LOGNAME": "student", "TQDM_DISABLE": "1", "VAELIB_OFFLINE": "1",
+           "VAELIB_STRICT_CHECKS": "0", "VAELIB_DEVICE": "cpu", "PYTHONHASHSEED": "0",
+           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg",
+           "MALLOC_ARENA_MAX": "2"}
+    sandbox = bwrap is not None
+    if sandbox:
+        env.update(HOME="/tmp/home", MPLCONFIGDIR="/tmp/mpl", IPYTHONDIR="/tmp/ipython",
+                   TMPDIR="/tmp")
+        cmd = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+               "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox",
+               "--clearenv"]
+        if os.getuid() != 0:
+            cmd += ["--unshare-user", "--uid", "1000", "--gid", "1000"]
+        for key, value in env.items():
+            cmd += ["--setenv", key, value]
+        binds = _python_binds(package_dir)
+        # bwrap creates the folders above a bind point for root only (0700): open them to the
+        # sandbox's user, or it could not reach the interpreter it is given.
+        cmd += _system_binds() + _parents([Path(d) for d in binds[2::3]]) + binds
+        cmd += ["--proc", "/proc", "--dev", "/dev",
+                *_sized(bwrap, limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp",
+                *_sized(bwrap, 64 << 20), "--perms", "1777", "--tmpfs", "/dev/shm",
+                "--perms", "0755", "--dir", "/grade",
+                "--bind", str(work), "/grade/chapters", "--bind", str(out), "/grade/out",
+                "--ro-bind", str(spec_path), "/grade/spec.json"]
+        for host, inside in (extra_ro or {}).items():
+            cmd += ["--ro-bind", str(host), inside]
+        cmd += ["--chdir", "/grade/chapters", "--", sys.executable, "-m", "vaelib.assignments.runner",
+                "/grade/spec.json"]
+        cwd = "/"
+        # The options travel through a file descriptor (--args), so that the sandbox's PID 1 shows
+        # a bare `bwrap --args N` in /proc/1/cmdline, not the host's paths.
+        args_file = log.with_name("bwrap-args")
+        split = cmd.index("--")
+        args_file.write_bytes(b"".join(a.encode() + b"\0" for a in cmd[1:split]))
+        args_fd = os.open(args_file, os.O_RDONLY)
+        cmd = [cmd[0], "--args", str(args_fd), *cmd[split:]]
+    else:
+        env.update(HOME=str(work), MPLCONFIGDIR=str(work / ".mpl"), IPYTHONDIR=str(work / ".ipython"))
+        cmd = [sys.executable, "-m", "vaelib.assignments.runner", str(spec_path)]
+        cwd, args_fd = str(work), None
+
+    # RLIMIT_NPROC counts every process of the real uid: the sandbox's own uid when the grader is
+    # root; otherwise the grader's user, whose processes already running are added to the budget.
+    processes = limits.processes + (0 if os.getuid() == 0 else _count_uid(os.getuid()))
+
+    def set_limits() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    start = time.monotonic()
+    with open(log, "wb") as log_file:
+        # bwrap itself gets a bare environment too: it is the sandbox's PID 1.
+        proc = subprocess.Popen(cmd, cwd=cwd, env={"PATH": "/usr/bin:/bin"} if sandbox else env,
+                                stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                                preexec_fn=set_limits, start_new_session=True,
+                                pass_fds=() if args_fd is None else (args_fd,))
+        if args_fd is not None:
+            os.close(args_fd)
+        ended_by = ""
+        try:
+            proc.wait(timeout=limits.wall_s)
+        except subprocess.TimeoutExpired:
+            ended_by = "wall time"
+            _kill_group(proc.pid)
+            proc.wait()
+        if not sandbox:
+            _kill_group(proc.pid)  # whatever the notebook left behind in its session
+    leftovers = _reap_uid(uid) if sandbox and os.getuid() == 0 else 0
+    return Run(proc.returncode, ended_by, time.monotonic() - start, _tail(log), leftovers)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _tail(log: Path, lines: int = 5, limit: int = 64 << 10) -> str:
+    with open(log, "rb") as f:
+        f.seek(max(0, log.stat().st_size - limit))
+        text = f.read().decode(errors="replace")
+    return "\n".join(text.strip().splitlines()[-lines:])
