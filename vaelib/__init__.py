@@ -13,12 +13,14 @@ The public surface, by responsibility:
 - :mod:`vaelib.recipes`: training recipes shared by the chapters and the benchmarks
 - :mod:`vaelib.applications`: a digit classifier, scores of generated digits, anomaly scores, ROC
 - :mod:`vaelib.checkpoint`: save and load models with their configuration
+- :mod:`vaelib.bench_results`: the benchmarks' last results, shipped as package data
 - :mod:`vaelib.plots`, :mod:`vaelib.widgets`: figures, and slider explorers over latent spaces
 - :mod:`vaelib.checks`: the exercises' checks
 """
 
 from . import (
     applications,
+    bench_results,
     checkpoint,
     data,
     disentanglement,
@@ -52,7 +54,7 @@ from .train import History, NonFiniteLossError, fit
 __version__ = "0.1.0"
 
 __all__ = [
-    "applications", "checkpoint", "data", "disentanglement", "evaluate", "losses", "models", "nets", "plots",
+    "applications", "bench_results", "checkpoint", "data", "disentanglement", "evaluate", "losses", "models", "nets", "plots",
     "recipes", "runtime", "schedules", "train",
     "SpriteSet", "make_sprites", "mutual_information_gap", "encode_means",
     "save_checkpoint", "load_checkpoint", "CheckpointError",
