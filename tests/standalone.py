@@ -17,7 +17,8 @@ Usage (the Makefile's `notebooks` target)::
 
     python -m tests.standalone chapters/*.ipynb -- --nbval-cell-timeout=900 -q
 
-Everything after ``--`` goes to pytest. ``VAELIB_STANDALONE_DIR`` keeps the work folder (the
+Everything after ``--`` goes to pytest. ``--no-book-cache`` (before the notebooks) leaves the book's
+execution cache alone, for runs on another Python (tools/check_python_versions.sh). ``VAELIB_STANDALONE_DIR`` keeps the work folder (the
 default is a temporary one, removed afterwards).
 """
 
@@ -105,7 +106,8 @@ def copy_alone(notebooks: list[Path], work: Path) -> dict[Path, Path]:
     return copies
 
 
-def run_notebooks(notebooks: list[Path], pytest_args: list[str], work: Path) -> int:
+def run_notebooks(notebooks: list[Path], pytest_args: list[str], work: Path, *,
+                  book_cache: bool = True) -> int:
     """Execute every notebook alone, under nbval, with vaelib from a fresh wheel; pytest's status."""
     wheel = build_wheel(work / "wheel")
     python = make_environment(work / "env", wheel)
@@ -117,8 +119,9 @@ def run_notebooks(notebooks: list[Path], pytest_args: list[str], work: Path) -> 
     env.pop("PYTHONPATH", None)  # the kernel must find vaelib in the environment only
     print(f"standalone run: vaelib from {wheel.name}; each notebook alone in {work / 'chapters'}",
           flush=True)
-    command = [str(python), "-m", "pytest", "--nbval-lax", "--nbval-current-env",
-               "-p", "tests.nbval_cache", f"--rootdir={REPO_ROOT}", "-c", str(REPO_ROOT / "pyproject.toml"),
+    plugins = ["-p", "tests.nbval_cache"] if book_cache else []
+    command = [str(python), "-m", "pytest", "--nbval-lax", "--nbval-current-env", *plugins,
+               f"--rootdir={REPO_ROOT}", "-c", str(REPO_ROOT / "pyproject.toml"),
                *pytest_args, *map(str, copies)]
     return subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode
 
@@ -139,6 +142,9 @@ def _run(command: list[str], what: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    book_cache = "--no-book-cache" not in argv[:argv.index("--") if "--" in argv else len(argv)]
+    if not book_cache:
+        argv.remove("--no-book-cache")
     split = argv.index("--") if "--" in argv else len(argv)
     notebooks, pytest_args = [Path(a) for a in argv[:split]], argv[split + 1:]
     if not notebooks:
@@ -153,9 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(keep).resolve()
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        return run_notebooks(notebooks, pytest_args, work)
+        return run_notebooks(notebooks, pytest_args, work, book_cache=book_cache)
     with tempfile.TemporaryDirectory(prefix="vaelib-standalone-") as tmp:
-        return run_notebooks(notebooks, pytest_args, Path(tmp))
+        return run_notebooks(notebooks, pytest_args, Path(tmp), book_cache=book_cache)
 
 
 if __name__ == "__main__":
