@@ -112,13 +112,18 @@ def test_binder_environment_is_the_learners():
 
 def test_supported_pythons_agree():
     """requires-python, the conda pin and the tested versions of the CI matrix say the same."""
-    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
-    assert requires == ">=3.11"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.11"
+    classified = [c.rsplit(" :: ", 1)[1] for c in project["classifiers"]
+                  if c.startswith("Programming Language :: Python :: 3.")]
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert "python>=3.11,<3.14" in env["dependencies"]
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "tests.yml").read_text())
     matrix = workflow["jobs"]["python-versions"]["strategy"]["matrix"]["python"]
     assert matrix == ["3.12", "3.13"]
+    assert classified == ["3.11", *matrix]
+    main_job = workflow["jobs"]["test"]["steps"]
+    assert {"python-version": "3.11"} in [step.get("with") for step in main_job]
 
 
 def test_required_course_dependencies_are_listed():
