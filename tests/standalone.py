@@ -119,8 +119,9 @@ def run_notebooks(notebooks: list[Path], pytest_args: list[str], work: Path, *,
     env.pop("PYTHONPATH", None)  # the kernel must find vaelib in the environment only
     print(f"standalone run: vaelib from {wheel.name}; each notebook alone in {work / 'chapters'}",
           flush=True)
-    plugins = ["-p", "tests.nbval_cache"] if book_cache else []
-    command = [str(python), "-m", "pytest", "--nbval-lax", "--nbval-current-env", *plugins,
+    # The plugin also fails a cell that hit the time limit, so it is loaded in either case.
+    env["VAELIB_BOOK_CACHE"] = "1" if book_cache else "0"
+    command = [str(python), "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "tests.nbval_cache",
                f"--rootdir={REPO_ROOT}", "-c", str(REPO_ROOT / "pyproject.toml"),
                *pytest_args, *map(str, copies)]
     return subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode

@@ -174,3 +174,26 @@ def test_no_chapter_reads_a_repository_path():
             if cell["cell_type"] == "code":
                 source = "".join(cell["source"])
                 assert "../" not in source, f"{path.name} reads a repository path:\n{source}"
+
+
+def test_standalone_run_uses_the_wheel_and_catches_a_repository_path(tmp_path, capfd):
+    """End to end, on a two-cell notebook: the kernel imports vaelib from the throwaway
+    environment, and a read of ../bench (there in a clone, not next to a lone notebook) fails."""
+    import nbformat
+
+    probe = tmp_path / "probe.ipynb"
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(
+            "import pathlib, vaelib\n"
+            "here = pathlib.Path.cwd()\n"
+            "assert list(here.iterdir()) == [here / 'probe.ipynb'], list(here.iterdir())\n"
+            "assert pathlib.Path(vaelib.__file__).is_relative_to(here.parent.parent / 'env')"),
+        nbformat.v4.new_code_cell("print(open('../bench/results/README.md').read())"),
+    ])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, probe)
+    status = standalone.run_notebooks([probe], ["-q", "-p", "no:cacheprovider"], tmp_path / "work",
+                                      book_cache=False)
+    output = capfd.readouterr().out
+    assert status == 1, output
+    assert "1 failed, 1 passed" in output and "FileNotFoundError" in output, output

@@ -4,7 +4,8 @@
 # chapters 2 and 4, each alone with vaelib from a wheel (as `make notebooks` runs every chapter).
 # Prints one line per step with its result and seconds; the full output is in _build/py/<version>.log.
 #   bash tools/check_python_versions.sh 3.12 3.13      (make python-versions)
-# TORCH_INDEX (see the Makefile) installs torch and torchvision from another index, e.g. CPU wheels.
+# TORCH_INDEX (see the Makefile) installs torch and torchvision from another index, e.g. CPU wheels;
+# CELL_TIMEOUT (seconds, default 900 as in `make notebooks`) is nbval's limit per cell.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -57,6 +58,6 @@ for version in "${versions[@]}"; do
     step "$version" "unit tests" "$env/bin/python" -m pytest tests -q --ignore=tests/browser \
         -p no:cacheprovider || status=1
     step "$version" "chapters 2 and 4 alone" "$env/bin/python" -m tests.standalone --no-book-cache \
-        chapters/02_elbo.ipynb chapters/04_vae.ipynb -- --nbval-cell-timeout=900 -q || status=1
+        chapters/02_elbo.ipynb chapters/04_vae.ipynb -- --nbval-cell-timeout="${CELL_TIMEOUT:-900}" -q || status=1
 done
 exit $status
