@@ -7,7 +7,7 @@ throughputs is the cost of fit's conveniences (progress bar, history, NaN check,
 handling). The script also measures the machine's float32 matmul rate and reports what fraction
 of it the training step reaches.
 
-    python bench/fit_throughput.py            # writes bench/results/fit_throughput.json
+    python bench/fit_throughput.py            # writes vaelib/bench_results/fit_throughput.json
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from pathlib import Path
 import torch
 
 import vaelib
+from vaelib.bench_results import result_path
 from vaelib.losses import elbo
 
-RESULTS = Path(__file__).resolve().parent / "results" / "fit_throughput.json"
+RESULTS = result_path("fit_throughput")  # package data, so chapter 4 reads it anywhere
 
 
 def flops_per_example(sizes=(784, 400, 20)) -> float:

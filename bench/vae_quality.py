@@ -7,7 +7,7 @@ binarization of the 1,000 test images with the importance-sampled log-likelihood
 the ELBO. An independent-pixel model (one Bernoulli per pixel, fitted to the training means) is
 the floor any latent-variable model must beat.
 
-    python bench/vae_quality.py              # writes bench/results/vae_quality.json
+    python bench/vae_quality.py              # writes vaelib/bench_results/vae_quality.json
     python bench/vae_quality.py --plain-steps 12000   # the plain recipe at its usual budget
 """
 
@@ -22,9 +22,10 @@ from pathlib import Path
 import torch
 
 import vaelib
+from vaelib.bench_results import result_path
 from vaelib.recipes import COURSE_RECIPE, PLAIN_RECIPE, train_vae
 
-RESULTS = Path(__file__).resolve().parent / "results" / "vae_quality.json"
+RESULTS = result_path("vae_quality")  # package data, so chapter 4 reads it anywhere
 
 
 def independent_pixels_nll(train_x: torch.Tensor, test_x: torch.Tensor) -> float:

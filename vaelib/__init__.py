@@ -15,12 +15,14 @@ The public surface, by responsibility:
 - :mod:`vaelib.sample_quality`: scores for any generator's samples (modes covered, label spread,
   Fréchet distance)
 - :mod:`vaelib.checkpoint`: save and load models with their configuration
+- :mod:`vaelib.bench_results`: the benchmarks' last results, shipped as package data
 - :mod:`vaelib.plots`, :mod:`vaelib.widgets`: figures, and slider explorers over latent spaces
 - :mod:`vaelib.checks`: the exercises' checks
 """
 
 from . import (
     applications,
+    bench_results,
     checkpoint,
     data,
     disentanglement,
@@ -55,8 +57,8 @@ from .train import History, NonFiniteLossError, fit
 __version__ = "0.1.0"
 
 __all__ = [
-    "applications", "checkpoint", "data", "disentanglement", "evaluate", "losses", "models", "nets", "plots",
-    "recipes", "runtime", "sample_quality", "schedules", "train",
+    "applications", "bench_results", "checkpoint", "data", "disentanglement", "evaluate", "losses",
+    "models", "nets", "plots", "recipes", "runtime", "sample_quality", "schedules", "train",
     "SpriteSet", "make_sprites", "mutual_information_gap", "encode_means",
     "save_checkpoint", "load_checkpoint", "CheckpointError",
     "ImageSet", "load_mnist", "binarize", "fixed_binarization",

@@ -60,7 +60,7 @@ def equation(lhs: str, *rhs: sp.Expr | str) -> Math:
     """Display ``lhs = rhs_1 = rhs_2 ...`` in a notebook (an IPython ``Math`` object).
 
     Args:
-        lhs: LaTeX for the left-hand side, e.g. ``r"\\KL(q \\| p)"``.
+        lhs: LaTeX for the left-hand side, e.g. ``r"\\mathrm{KL}(q \\| p)"``.
         rhs: sympy expressions (printed with ``sympy.latex``) or LaTeX strings.
     """
     from IPython.display import Math  # imported here: the rest of the module needs no IPython

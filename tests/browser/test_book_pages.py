@@ -96,6 +96,34 @@ PAGE_STATE_SCRIPT = """
 """
 
 
+# MathJax (book/_static/mathjax) typesets after the load event: wait for its first pass, then
+# report every formula whose MathML holds an error (an undefined macro is red text, a parse error
+# an <merror>), every `.math` element left without typeset output, and raw TeX delimiters left
+# in the page's text outside code.
+MATH_STATE_SCRIPT = r"""
+async () => {
+  const sources = Array.from(document.querySelectorAll(".math"));
+  const state = { sources: sources.length, mathjax: Boolean(window.MathJax && MathJax.startup),
+                  typeset: 0, errors: [], untypeset: [], raw: [] };
+  if (!state.mathjax) return state;
+  await MathJax.startup.promise;
+  const items = Array.from(MathJax.startup.document.math);
+  state.typeset = document.querySelectorAll("mjx-container").length;
+  state.errors = items.filter((item) => /<merror|mathcolor="red"/.test(MathJax.startup.toMML(item.root)))
+    .map((item) => item.math.slice(0, 120));
+  state.untypeset = sources.filter((el) => !el.querySelector("mjx-container"))
+    .map((el) => el.textContent.trim().slice(0, 120));
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (node.parentElement.closest("pre, code, script, style, mjx-container, .highlight")) continue;
+    if (/\\\(|\\\[|\$\$/.test(node.textContent)) state.raw.push(node.textContent.trim().slice(0, 120));
+  }
+  return state;
+}
+"""
+
+
 @dataclass
 class Visit:
     """What one load of a page recorded; the browser context is closed afterwards."""
@@ -108,6 +136,7 @@ class Visit:
     page_errors: list[str]
     images: list[dict] = field(default_factory=list)
     state: dict = field(default_factory=dict)
+    math: dict = field(default_factory=dict)
     screenshot: Path | None = None
 
 
@@ -156,6 +185,7 @@ def visits(browser, book_server, external_log):
                     page_errors=opened.page_errors,
                 )
                 if visit.status == 200:
+                    visit.math = opened.page.evaluate(MATH_STATE_SCRIPT)  # before the screenshot
                     visit.images = opened.load_images()
                     visit.state = opened.page.evaluate(PAGE_STATE_SCRIPT)
                     name = shot_name(path) + ("-dark" if dark else "")
@@ -199,6 +229,36 @@ def test_page_loads_without_errors(visits, path):
 
 
 STDERR_ERROR = re.compile(r"Traceback \(most recent call last\)|^\w*(Error|Exception)\b", re.M)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_external_requests(visits, path):
+    """The book works offline and from a USB stick: no page fetches anything from another host."""
+    for visit in (visits(path), visits(path, dark=True)):
+        theme = "dark" if visit.dark else "light"
+        assert visit.external_urls == [], (
+            f"{path} ({theme}) requested other hosts (see _build/screenshots/external-requests.txt):"
+            f"\n{_bullets(visit.external_urls)}"
+        )
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_math_is_typeset(visits, path):
+    """Every formula is typeset by the book's own MathJax, without errors, in both themes."""
+    for visit in (visits(path), visits(path, dark=True)):
+        theme = "dark" if visit.dark else "light"
+        math = visit.math
+        if not math["sources"]:
+            continue
+        assert math["mathjax"], f"{path} ({theme}) has {math['sources']} formulas but no MathJax"
+        assert not math["errors"], (
+            f"{path} ({theme}): formulas with errors (undefined macro?):\n{_bullets(math['errors'])}"
+        )
+        assert not math["untypeset"], (
+            f"{path} ({theme}): formulas left as TeX:\n{_bullets(math['untypeset'])}"
+        )
+        assert not math["raw"], f"{path} ({theme}): raw TeX in the text:\n{_bullets(math['raw'])}"
+        assert math["typeset"] >= math["sources"], f"{path} ({theme}): {math}"
 
 
 @pytest.mark.parametrize("path", PAGES)
