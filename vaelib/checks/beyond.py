@@ -13,28 +13,26 @@ from collections.abc import Callable
 
 import torch
 
-from . import CheckResult, Hint, multiple_choice, run_check
+from . import Check, Hint, MultipleChoice
 
 __all__ = ["check_gan_likelihood_answer", "check_frechet_diagonal", "check_optimal_noise"]
 
 
-def check_gan_likelihood_answer(answer: str) -> CheckResult:
-    """Exercise 'why has the GAN no likelihood in the table?'."""
-
-    return multiple_choice(
-        "gan_likelihood", answer, correct="b",
-        hints={
-            "a": ("more training would not help: the number is missing for every GAN, however well "
-                  "trained. Ask what p(x) is for a model that maps z to x by a fixed function."),
-            "c": ("the discriminator scores real against generated, it is not a density: at the "
-                  "game's end it outputs 1/2 everywhere, whatever p(x) is."),
-            "d": ("the encoder only makes the VAE's estimate efficient (it proposes good z); the "
-                  "VAE would have a likelihood without one. What does the GAN lack that the VAE's "
-                  "decoder has?"),
-        },
-        success=("right: x = G(z) puts all samples on a thin surface of dimension at most that of z, "
-                 "so images off it have density zero and a test digit almost surely lies off it. A "
-                 "VAE's decoder adds pixel noise p(x|z), which spreads the mass over every image."))
+check_gan_likelihood_answer = MultipleChoice(
+    "gan_likelihood", correct="b",
+    hints={
+        "a": ("more training would not help: the number is missing for every GAN, however well "
+              "trained. Ask what p(x) is for a model that maps z to x by a fixed function."),
+        "c": ("the discriminator scores real against generated, it is not a density: at the "
+              "game's end it outputs 1/2 everywhere, whatever p(x) is."),
+        "d": ("the encoder only makes the VAE's estimate efficient (it proposes good z); the "
+              "VAE would have a likelihood without one. What does the GAN lack that the VAE's "
+              "decoder has?"),
+    },
+    success=("right: x = G(z) puts all samples on a thin surface of dimension at most that of z, "
+             "so images off it have density zero and a test digit almost surely lies off it. A "
+             "VAE's decoder adds pixel noise p(x|z), which spreads the mass over every image."),
+    doc="Exercise 'why has the GAN no likelihood in the table?'.")
 
 
 # ------------------------------------------------------------------ Fréchet, diagonal covariances
@@ -97,9 +95,8 @@ def _judge_frechet_diagonal(data: dict) -> str:
             "covariances the matrix square root is taken axis by axis.")
 
 
-def check_frechet_diagonal(fn: Callable) -> CheckResult:
-    """Exercise 'the Fréchet distance of diagonal Gaussians'."""
-    return run_check("frechet_diagonal", lambda: _judge_frechet_diagonal(_probe_frechet_diagonal(fn)), fn)
+check_frechet_diagonal = Check("frechet_diagonal", probe=_probe_frechet_diagonal, judge=_judge_frechet_diagonal,
+                              doc="Exercise 'the Fréchet distance of diagonal Gaussians'.")
 
 
 # ------------------------------------------------------------------ the optimal noise predictor
@@ -158,6 +155,5 @@ def _judge_optimal_noise(data: dict) -> str:
             "it reads the noise off x_t, near 0 it is x_t itself.")
 
 
-def check_optimal_noise(fn: Callable) -> CheckResult:
-    """Exercise 'the perfect denoiser for Gaussian data'."""
-    return run_check("optimal_noise", lambda: _judge_optimal_noise(_probe_optimal_noise(fn)), fn)
+check_optimal_noise = Check("optimal_noise", probe=_probe_optimal_noise, judge=_judge_optimal_noise,
+                           doc="Exercise 'the perfect denoiser for Gaussian data'.")
