@@ -420,9 +420,12 @@ CLAIMS = [
     Claim("ch6-distortion-rises", "06_beta_vae", f"The largest β (β = {SPRITES_BETAS[-1]}) has a higher "
           "distortion than β = 1.", measure_distortion, f"distortion at β = {SPRITES_BETAS[-1]}",
           "distortion at β = 1", ">", 0.0, "nats"),
-    *[Claim(f"ch6-mig-beta{b}-vs-1", "06_beta_vae", f"MIG at β = {b} against β = 1: no ordering holds on "
-            "every seed (the claim is that the difference stays within ±0.2).", measure_mig(b),
-            f"MIG at β = {b}", "MIG at β = 1", "~", 0.2, "MIG (0 to 1)") for b in SPRITES_BETAS[1:]],
+    Claim("ch6-mig-beta4-vs-1", "06_beta_vae", "β = 4 does not separate from β = 1: the paired MIG "
+          "difference stays within ±0.1 (and changes sign across seeds).", measure_mig(4),
+          "MIG at β = 4", "MIG at β = 1", "~", 0.1, "MIG (0 to 1)"),
+    Claim("ch6-mig-beta16-vs-1", "06_beta_vae", "β = 16 scores a higher MIG than β = 1 on every seed "
+          "(with three seeds no test can call that significant: p = 0.25 at best).", measure_mig(16),
+          "MIG at β = 16", "MIG at β = 1", ">", 0.0, "MIG (0 to 1)"),
     # chapter 7
     Claim("ch7-2d-obeys-label", "07_cvae", "Generated digits of the 2-D CVAE are recognised more often than "
           "the 20-D CVAE's.", measure_generated, "generated accuracy, d = 2", "generated accuracy, d = 20", ">", 0.0,
