@@ -478,7 +478,10 @@ def judge(claim: Claim, seeds: list[int], per_seed: list[dict[str, float]]) -> d
     return entry
 
 
-def run_here(chosen: list[Claim], lab: Lab, seeds: list[int]) -> dict[str, dict]:
+def run_here(chosen: list[Claim], lab: Lab, seeds: list[int],
+             save: Callable[[dict[str, dict]], None] | None = None) -> dict[str, dict]:
+    """Run the claims one by one; ``save`` gets the results so far after each (a long run that is
+    stopped keeps what it finished)."""
     results = {}
     for claim in chosen:
         print(f"{claim.name}: {claim.statement}", flush=True)
@@ -488,6 +491,8 @@ def run_here(chosen: list[Claim], lab: Lab, seeds: list[int]) -> dict[str, dict]
         print(f"  {entry['verdict']}  {claim.a}: {entry['a']['mean']:.3f} ± {entry['a']['std']:.3f}; "
               f"difference {d['mean']:+.3f} ± {d['std']:.3f} (per seed {d['per_seed']}); rule: {entry['rule']}",
               flush=True)
+        if save is not None:
+            save(results)
     return results
 
 
@@ -584,30 +589,37 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     device = vaelib.get_device(args.device)
     start = time.perf_counter()
+    partial = args.quick or args.claims or args.scale is not None
+    output = args.output or (RESULTS if args.update or not partial else None)
+    previous = json.loads(output.read_text()) if args.update and output is not None and output.exists() else None
+
+    def write(results: dict[str, dict]) -> dict:
+        seconds = round(time.perf_counter() - start, 1)
+        if previous is not None:
+            results = {**previous["claims"], **results}
+            seconds = round(seconds + previous.get("seconds", 0.0), 1)
+            results = {c.name: results[c.name] for c in CLAIMS if c.name in results}  # the book's order
+        failed = [n for n, e in results.items() if e["verdict"] == "FAIL"]
+        report = {"device": str(device), "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+                  "torch": torch.__version__, "seeds": args.seeds, "quick": args.quick, "scale": args.scale,
+                  "seconds": seconds,
+                  "data": "bundled MNIST subset (4,000 train / 1,000 test); sprites: make_sprites() defaults",
+                  "passed": len(results) - len(failed), "failed": failed, "claims": results}
+        if output is not None:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        return report
+
     if args.jobs > 1:
         results = run_in_processes(chosen, args)
     else:
         scale = args.scale if args.scale is not None else 0.25 if args.quick else 1.0
-        results = run_here(chosen, Lab(device, scale=scale), args.seeds)
-    partial = args.quick or args.claims or args.scale is not None
-    output = args.output or (RESULTS if args.update or not partial else None)
-    seconds = round(time.perf_counter() - start, 1)
-    if args.update and output is not None and output.exists():
-        previous = json.loads(output.read_text())
-        results = {**previous["claims"], **results}
-        seconds = round(seconds + previous.get("seconds", 0.0), 1)
-        results = {c.name: results[c.name] for c in CLAIMS if c.name in results}  # the book's order
-    failed = [n for n, e in results.items() if e["verdict"] == "FAIL"]
-    report = {"device": str(device), "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
-              "torch": torch.__version__, "seeds": args.seeds, "quick": args.quick, "scale": args.scale,
-              "seconds": seconds,
-              "data": "bundled MNIST subset (4,000 train / 1,000 test); sprites: make_sprites() defaults",
-              "passed": len(results) - len(failed), "failed": failed, "claims": results}
+        results = run_here(chosen, Lab(device, scale=scale), args.seeds, save=write)
+    report = write(results)
+    failed = report["failed"]
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         print(f"written to {output}")
-    print(f"{report['passed']} of {len(results)} claims PASS in {report['seconds']:.0f} s"
+    print(f"{report['passed']} of {len(report['claims'])} claims PASS in {report['seconds']:.0f} s"
           + (f"; FAIL: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
