@@ -17,7 +17,8 @@ and PASS or FAIL. A claim PASSES only when it holds on **every** seed, not on av
     python bench/claims.py --list
 
 The exit status is 1 when a claim FAILS. It is a benchmark, not part of ``make test``: about
-130,000 MNIST training steps and 9 sprites models, some 20 to 40 minutes on an idle 2-core CPU. The chapters quote its numbers: when a chapter's settings
+130,000 MNIST training steps and 9 sprites models (an estimate of 20 to 40 minutes on an idle
+2-core CPU, not yet measured on one). The chapters quote its numbers: when a chapter's settings
 change, change them here too (the settings below name the cell they mirror) and re-run it.
 """
 
