@@ -37,6 +37,7 @@ class Recipe:
         schedule: ``"constant"``, or ``"cosine"`` (linear warm-up, then a cosine decay to 0).
         warmup: warm-up steps of the cosine schedule.
         latent_dim, hidden: the model's size.
+        arch: ``"mlp"`` or ``"conv"`` (see :func:`vaelib.nets.make_encoder`).
     """
 
     name: str
@@ -47,6 +48,7 @@ class Recipe:
     warmup: int = 0
     latent_dim: int = 20
     hidden: tuple[int, ...] = (400,)
+    arch: str = "mlp"
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
@@ -67,8 +69,8 @@ class Recipe:
 PLAIN_RECIPE = Recipe(name="plain", steps=7000)
 
 # What the course uses, measured in bench/vae_quality.py: a three times higher peak rate that
-# decays to zero along a cosine (large steps early, fine steps at the end). Averaging the weights
-# (EMA) or starting the decoder at the mean image added nothing measurable on top of it.
+# decays to zero along a cosine (large steps early, fine steps at the end); bench/claims.py
+# checks the gain on several seeds.
 COURSE_RECIPE = Recipe(name="course", steps=7000, lr=3e-3, schedule="cosine", warmup=300)
 
 
@@ -99,7 +101,7 @@ def train_vae(recipe: Recipe, x: torch.Tensor, *, device: str | torch.device | N
 
 
 # ------------------------------------------------------------------ chapter 6: β-VAE on sprites
-__all__ += ["SPRITES_RECIPE", "train_beta_vae"]
+__all__ += ["SPRITES_RECIPE", "SPRITES_BETAS", "SPRITES_SEEDS", "train_beta_vae"]
 
 # Measured for chapter 6 on the default 32x32 sprites (6,144 binary images): an MLP trains a
 # sweep of five β values in the chapter's budget on a 2-core CPU, where a conv net of the same
@@ -107,6 +109,12 @@ __all__ += ["SPRITES_RECIPE", "train_beta_vae"]
 # factor to get its own latent, few enough that the β pressure must choose.
 SPRITES_RECIPE = Recipe(name="sprites", steps=1500, batch_size=128, lr=3e-3, latent_dim=6,
                         hidden=(256, 128))
+
+# Chapter 6's sweep, shared with bench/claims.py: every β is trained on each seed, because the
+# seed moves MIG as much as β does (Locatello et al. 2019). Three β values on three seeds keep
+# the chapter's nine models within its CPU budget.
+SPRITES_BETAS = (1, 4, 16)
+SPRITES_SEEDS = (0, 1, 2)
 
 
 def train_beta_vae(x: torch.Tensor, beta: float, *, recipe: Recipe = SPRITES_RECIPE,
@@ -140,7 +148,8 @@ def train_beta_vae(x: torch.Tensor, beta: float, *, recipe: Recipe = SPRITES_REC
         raise ValueError(f"x must be images of shape (N, C, H, W), got {tuple(x.shape)}.")
     device = torch.device(device) if device is not None else x.device
     seed_everything(seed)
-    model = VAE(recipe.latent_dim, hidden=recipe.hidden, image_shape=tuple(x.shape[1:])).to(device)
+    model = VAE(recipe.latent_dim, hidden=recipe.hidden, image_shape=tuple(x.shape[1:]),
+                arch=recipe.arch).to(device)
     history = fit(model, lambda m, xb: elbo(m, xb, beta=float(beta)), x.to(device),
                   steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr,
                   lr_schedule=recipe.lr_schedule(), seed=seed, progress=progress,

@@ -119,3 +119,67 @@ def _judge_rotation(data: dict) -> str:
 check_rotation_experiment = Check(
     "rotation_experiment", probe=_probe_rotation, judge=_judge_rotation,
     doc="Exercise 'rotate the code': MIG of the chosen model's codes before and after a rotation.")
+
+
+# ------------------------------------------------------------- exercise: how many seeds? (★★★)
+__all__ += ["check_sign_flip_test"]
+
+# Paired per-seed scores the probe feeds to the learner's function: (a, b) pairs of equal length,
+# chosen so that a one-sided test, a forgotten absolute value or a non-paired test all go wrong.
+_SIGN_FLIP_CASES = (
+    ([0.30, 0.25, 0.28], [0.10, 0.12, 0.09]),  # every seed favours a: still p = 0.25 with 3 seeds
+    ([0.05, 0.20, 0.11, 0.09], [0.10, 0.06, 0.04, 0.12]),
+    ([0.40, 0.42, 0.39, 0.45, 0.41, 0.44], [0.30, 0.31, 0.33, 0.29, 0.35, 0.30]),
+    ([0.10, 0.30, 0.20, 0.25, 0.15], [0.22, 0.18, 0.21, 0.17, 0.23]),
+    ([0.2, 0.2], [0.2, 0.2]),  # no difference at all: p = 1
+)
+
+
+def sign_flip_reference(a, b) -> float:
+    """Exact two-sided p-value of the paired sign-flip test of the mean difference of ``a - b``.
+
+    Under the null hypothesis the sign of each seed's difference is a fair coin, so the p-value
+    is the fraction of the 2**n sign patterns whose |mean| is at least the observed |mean|.
+    """
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    n = len(d)
+    signs = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)  # (2**n, n) of ±1
+    means = np.abs(signs @ d) / n
+    return float(np.mean(means >= abs(d.mean()) - 1e-12))
+
+
+def _probe_sign_flip(fn: Callable, min_seeds) -> dict:
+    values = [fn(list(a), list(b)) for a, b in _SIGN_FLIP_CASES]
+    return {"p_values": [float(v) if isinstance(v, (int, float, np.floating)) else repr(v) for v in values],
+            "min_seeds": min_seeds if isinstance(min_seeds, int) else repr(min_seeds)}
+
+
+def _judge_sign_flip(data: dict) -> str:
+    got = data["p_values"]
+    for (a, b), value in zip(_SIGN_FLIP_CASES, got, strict=True):
+        if isinstance(value, str):
+            raise Hint(f"return one number, the p-value; got {value} for a = {a}, b = {b}.")
+        want = sign_flip_reference(a, b)
+        if abs(value - want) > 1e-9:
+            one_sided = float(np.mean((1 - 2 * ((np.arange(2 ** len(a))[:, None] >> np.arange(len(a))) & 1))
+                                      @ (np.subtract(a, b)) / len(a) >= np.mean(np.subtract(a, b)) - 1e-12))
+            hint = (" That is the one-sided value: compare absolute values, |mean|, so that a large "
+                    "difference of either sign counts." if abs(value - one_sided) < 1e-9 else
+                    " Enumerate all 2**n sign patterns of the per-seed differences a - b (pairs stay "
+                    "together), and count those whose |mean| is at least the observed |mean|, the "
+                    "observed pattern included.")
+            raise Hint(f"for a = {a}, b = {b} the p-value is {want:.4f}, got {value:.4f}.{hint}")
+    min_seeds = data["min_seeds"]
+    if min_seeds != 6:
+        raise Hint(f"min_seeds = {min_seeds} is not right. With n seeds the smallest two-sided p-value "
+                   "is 2 / 2**n (all differences of one sign, and its mirror image): find the "
+                   "smallest n for which that is below 0.05.")
+    return ("right: the exact test gives p = 0.25 even when all three seeds agree, because 2 of "
+            "the 8 sign patterns are that extreme. Below 6 seeds no paired comparison can reach "
+            "p < 0.05, whatever the scores: three seeds show the spread, they cannot prove an ordering.")
+
+
+check_sign_flip_test = Check(
+    "sign_flip_test", probe=_probe_sign_flip, judge=_judge_sign_flip,
+    doc=("Exercise 'how many seeds?': ``fn(a, b)`` the exact two-sided sign-flip p-value, and the "
+         "smallest number of seeds for which it can fall below 0.05."))

@@ -1,0 +1,629 @@
+"""Does every comparison the book makes survive other seeds? Each claim re-run on several seeds.
+
+Every comparative statement of chapters 4 to 8 (one model or setting better than another, an
+ordering, a threshold) is measured here with the chapter's own code path and settings, on several
+seeds (default 0, 1, 2; the chapters run seed 0). For each claim the script reports the two
+compared quantities per seed, their mean and standard deviation, the paired difference per seed
+(same seed, same data, only the compared setting changes) with its mean and standard deviation,
+and PASS or FAIL. A claim PASSES only when it holds on **every** seed, not on average.
+
+    python bench/claims.py                        # all claims; writes bench/results/claims.json
+    python bench/claims.py --jobs 5 --threads 1   # one process per chapter (a machine with cores
+                                                  # to spare, or a busy one: 1 thread each)
+    python bench/claims.py --claims ch6           # only the claims whose name contains "ch6"
+    python bench/claims.py --claims ch5 --quick   # a quarter of the training steps, to iterate
+                                                  # (nothing is written unless --output/--update)
+    python bench/claims.py --claims ch6 --update  # re-run some claims, merge into claims.json
+    python bench/claims.py --list
+
+The exit status is 1 when a claim FAILS. It is a benchmark, not part of ``make test``: about
+130,000 MNIST training steps and 9 sprites models (an estimate of 20 to 40 minutes on an idle
+2-core CPU, not yet measured on one). The chapters quote its numbers: when a chapter's settings
+change, change them here too (the settings below name the cell they mirror) and re-run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+import vaelib
+from vaelib import applications
+from vaelib.losses import conditional_elbo, kl_standard_normal, kl_standard_normal_per_dim
+from vaelib.models import ConditionalVAE
+from vaelib.recipes import COURSE_RECIPE, PLAIN_RECIPE, SPRITES_BETAS, train_beta_vae, train_vae
+from vaelib.schedules import linear_warmup
+
+RESULTS = Path(__file__).resolve().parent / "results" / "claims.json"
+
+
+# ------------------------------------------------------------------------------ the machinery
+@dataclass(frozen=True)
+class Claim:
+    """One comparative statement of the book and how to decide it.
+
+    Attributes:
+        name: short identifier, ``chN-what``.
+        chapter: the notebook that makes the claim.
+        statement: the claim in the chapter's words.
+        measure: ``measure(lab, seed)`` returns the compared quantities for one seed, by label.
+        a, b: labels of the two compared quantities; ``b`` may be a number (a fixed threshold).
+        rule: ``">"``: ``a - b > margin`` on every seed; ``"<"``: ``a - b < margin`` on every
+            seed; ``"~"``: ``|a - b| <= margin`` on every seed.
+        margin: see ``rule``, in the unit of ``a`` and ``b``.
+        unit: the unit of the quantities, for the report.
+    """
+
+    name: str
+    chapter: str
+    statement: str
+    measure: Callable[[Lab, int], dict[str, float]]
+    a: str
+    b: str | float
+    rule: str = ">"
+    margin: float = 0.0
+    unit: str = ""
+
+    def decide(self, differences: list[float]) -> bool:
+        if self.rule == ">":
+            return all(d > self.margin for d in differences)
+        if self.rule == "<":
+            return all(d < self.margin for d in differences)
+        if self.rule == "~":
+            return all(abs(d) <= self.margin for d in differences)
+        raise ValueError(f"rule {self.rule!r} is unknown; use '>', '<' or '~'.")
+
+    def rule_text(self) -> str:
+        b = self.b if isinstance(self.b, str) else f"{self.b:g}"
+        if self.rule == "~":
+            return f"|{self.a} - {b}| <= {self.margin:g} on every seed"
+        return f"{self.a} - {b} {self.rule} {self.margin:g} on every seed"
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    """Mean, sample standard deviation, minimum and maximum of per-seed values."""
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {"mean": round(statistics.fmean(values), 4), "std": round(spread, 4),
+            "min": round(min(values), 4), "max": round(max(values), 4)}
+
+
+class Lab:
+    """Data shared by all claims and every trained model, trained once per (setting, seed).
+
+    Args:
+        device: where to train.
+        scale: multiplies every training budget (``--quick`` uses 0.25).
+    """
+
+    def __init__(self, device: torch.device, scale: float = 1.0) -> None:
+        self.device = device
+        self.scale = scale
+        self._memo: dict[tuple, object] = {}
+        self.train = vaelib.load_mnist("train", device=device)
+        self.test = vaelib.load_mnist("test", device=device)
+        self.x_test = vaelib.fixed_binarization(self.test.x)
+        self.sprites = vaelib.make_sprites(device=device)
+        self.factors = self.sprites.canonical_factor_indices().cpu()
+
+    def steps(self, steps: int) -> int:
+        return max(50, int(steps * self.scale))
+
+    def memo(self, key: tuple, make: Callable[[], object]):
+        if key not in self._memo:
+            start = time.perf_counter()
+            self._memo[key] = make()
+            print(f"  trained {key} in {time.perf_counter() - start:.1f} s", flush=True)
+        return self._memo[key]
+
+
+# ------------------------------------------------------------------- chapter 4: the VAE
+# Mirrors chapters/04_vae.ipynb: COURSE_RECIPE (7,000 steps) for the 20-D model, the same recipe
+# with latent_dim=2 and 3,000 steps for the 2-D one; bench/vae_quality.py for plain vs course.
+def ch4_course(lab: Lab, seed: int):
+    return lab.memo(("ch4 course", seed), lambda: train_vae(
+        COURSE_RECIPE.with_steps(lab.steps(COURSE_RECIPE.steps)), lab.train.x, device=lab.device,
+        seed=seed, progress=False)[0])
+
+
+def ch4_plain(lab: Lab, seed: int):
+    return lab.memo(("ch4 plain", seed), lambda: train_vae(
+        PLAIN_RECIPE.with_steps(lab.steps(PLAIN_RECIPE.steps)), lab.train.x, device=lab.device,
+        seed=seed, progress=False)[0])
+
+
+def ch4_2d(lab: Lab, seed: int):
+    recipe = dataclasses.replace(COURSE_RECIPE, name="2-D", steps=lab.steps(3000), latent_dim=2)
+    return lab.memo(("ch4 2-D", seed), lambda: train_vae(recipe, lab.train.x, device=lab.device,
+                                                          seed=seed, progress=False)[0])
+
+
+def measure_recipes(lab: Lab, seed: int) -> dict[str, float]:
+    # Test log-likelihood with K = 100 importance samples (the benchmark uses 1000: ten times the
+    # cost, and the paired difference moves by a few hundredths of a nat), one fixed binarization.
+    def ll(m):
+        return vaelib.importance_log_likelihood(m, lab.x_test, samples=100, seed=0).mean().item()
+    return {"course recipe": ll(ch4_course(lab, seed)), "plain recipe": ll(ch4_plain(lab, seed))}
+
+
+def measure_latent_size(lab: Lab, seed: int) -> dict[str, float]:
+    return {"20-D": vaelib.evaluate_elbo(ch4_course(lab, seed), lab.x_test)["elbo"],
+            "2-D": vaelib.evaluate_elbo(ch4_2d(lab, seed), lab.x_test)["elbo"]}
+
+
+def fraction_far(z_random: torch.Tensor, z_train: torch.Tensor, z_test: torch.Tensor) -> float:
+    """Chapter 1's measure: share of random codes farther from every training code than 95% of
+    test codes are from their nearest training code."""
+    nearest_random = torch.cdist(z_random, z_train).min(dim=1).values
+    typical = torch.cdist(z_test, z_train).min(dim=1).values.quantile(0.95)
+    return float((nearest_random > typical).float().mean())
+
+
+def measure_holes(lab: Lab, seed: int) -> dict[str, float]:
+    model = ch4_2d(lab, seed)
+    # As in the chapter: codes of binary images (the encoder was trained on binary digits).
+    z_train = vaelib.encode_means(model, vaelib.fixed_binarization(lab.train.x))
+    z_test = vaelib.encode_means(model, lab.x_test)
+    box = 5 * torch.rand(1000, 2, generator=torch.Generator().manual_seed(0)) - 2.5  # uniform in ±2.5
+    prior = torch.randn(1000, 2, generator=torch.Generator().manual_seed(0))
+    return {"far, uniform in ±2.5": fraction_far(box, z_train, z_test),
+            "far, prior draws": fraction_far(prior, z_train, z_test)}
+
+
+def measure_active(lab: Lab, seed: int) -> dict[str, float]:
+    model = ch4_course(lab, seed)
+    count, _ = vaelib.active_units(model, lab.x_test)
+    with torch.no_grad():
+        mu, logvar = model.encode(lab.x_test)
+    kl = kl_standard_normal_per_dim(mu, logvar).mean(0)
+    return {"active units": count, "smallest KL of a dimension": kl.min().item(),
+            "largest KL of a dimension": kl.max().item()}
+
+
+# ------------------------------------------------------------------- chapter 5: what goes wrong
+# Mirrors chapters/05_pathologies.ipynb: train_model (784-400-20, Adam 1e-3, 1,500 steps) and diagnose.
+def ch5_model(lab: Lab, seed: int, setting: str):
+    steps = lab.steps(1500)
+    warmup = linear_warmup(steps // 2)
+    losses = {
+        "β = 1": (lambda m, x, step: vaelib.elbo(m, x), {}),
+        "β = 8": (lambda m, x, step: vaelib.elbo(m, x, beta=8.0), {}),
+        "β = 8, warm-up": (lambda m, x, step: vaelib.elbo(m, x, beta=8.0, kl_weight=warmup(step)), {}),
+        "β = 8, free bits": (lambda m, x, step: vaelib.elbo(m, x, beta=8.0, free_bits=1.0), {}),
+        "Gaussian σ = 1": (gaussian_elbo, dict(likelihood="gaussian", sigma=1.0)),
+        "Gaussian, learned σ": (gaussian_elbo, dict(likelihood="gaussian", sigma=1.0, learn_sigma=True)),
+    }
+    loss_fn, model_args = losses[setting]
+
+    def make():
+        vaelib.seed_everything(seed)
+        model = vaelib.VAE(20, hidden=(400,), **model_args).to(lab.device)
+        vaelib.fit(model, loss_fn, lab.train.x, steps=steps, lr=1e-3, transform=vaelib.binarize,
+                   seed=seed, progress=False)
+        return model.eval()
+    return lab.memo(("ch5", setting, seed), make)
+
+
+def gaussian_elbo(model, x, step=None):
+    logits, mu, logvar, _ = model(x)
+    reconstruction = vaelib.gaussian_log_likelihood(torch.sigmoid(logits), x, model.log_sigma).mean()
+    kl = kl_standard_normal(mu, logvar).mean()
+    return {"loss": kl - reconstruction, "reconstruction": reconstruction, "kl": kl}
+
+
+def ch5_diagnose(lab: Lab, seed: int, setting: str) -> dict[str, float]:
+    @torch.no_grad()
+    def evaluate(model):
+        terms = vaelib.evaluate_elbo(model, lab.x_test)
+        mu, logvar = model.encode(lab.x_test)
+        kl_dims = kl_standard_normal_per_dim(mu, logvar).mean(0)
+        squared = (model.reconstruct(lab.x_test) - lab.x_test).pow(2).flatten(1).sum(1).mean().item()
+        return {**terms, "informative": int((kl_dims > 0.1).sum()), "squared_error": squared,
+                "sigma": model.log_sigma.exp().item() if model.likelihood == "gaussian" else float("nan")}
+    return lab.memo(("ch5 diagnosis", setting, seed), lambda: evaluate(ch5_model(lab, seed, setting)))
+
+
+def ch5_pair(quantity: str, a: str, b: str) -> Callable[[Lab, int], dict[str, float]]:
+    return lambda lab, seed: {a: ch5_diagnose(lab, seed, a)[quantity], b: ch5_diagnose(lab, seed, b)[quantity]}
+
+
+# ------------------------------------------------------------------- chapter 6: β-VAE
+# Mirrors chapters/06_beta_vae.ipynb: train_beta_vae with SPRITES_RECIPE on make_sprites(), MIG of
+# the posterior means against the canonical factors, rate and distortion on the training sprites.
+def ch6_point(lab: Lab, seed: int, beta: float) -> dict[str, float]:
+    def make():
+        recipe = vaelib.recipes.SPRITES_RECIPE
+        model, _ = train_beta_vae(lab.sprites.x, beta, recipe=recipe.with_steps(lab.steps(recipe.steps)),
+                                  device=lab.device, seed=seed, progress=False)
+        terms = vaelib.evaluate_elbo(model, lab.sprites.x)
+        mig = vaelib.mutual_information_gap(vaelib.encode_means(model, lab.sprites.x), lab.factors,
+                                            factor_names=lab.sprites.factor_names)
+        return {"rate": terms["kl"], "distortion": -terms["reconstruction"], "mig": mig["mig"],
+                **{f"mig {k}": v for k, v in mig["per_factor"].items()}}
+    return lab.memo(("ch6", beta, seed), make)
+
+
+def measure_rate_order(lab: Lab, seed: int) -> dict[str, float]:
+    # The smallest drop in rate between neighbouring β values: positive when rate falls at every step.
+    rates = [ch6_point(lab, seed, b)["rate"] for b in SPRITES_BETAS]
+    return {"smallest rate drop between neighbouring β": min(r0 - r1 for r0, r1 in zip(rates, rates[1:], strict=False))}
+
+
+def measure_distortion(lab: Lab, seed: int) -> dict[str, float]:
+    return {f"distortion at β = {SPRITES_BETAS[-1]}": ch6_point(lab, seed, SPRITES_BETAS[-1])["distortion"],
+            "distortion at β = 1": ch6_point(lab, seed, 1)["distortion"]}
+
+
+def measure_mig(beta: float) -> Callable[[Lab, int], dict[str, float]]:
+    return lambda lab, seed: {f"MIG at β = {beta}": ch6_point(lab, seed, beta)["mig"],
+                              "MIG at β = 1": ch6_point(lab, seed, 1)["mig"]}
+
+
+# ------------------------------------------------------------------- chapter 7: CVAE
+# Mirrors chapters/07_cvae.ipynb: train_cvae (2,000 steps, lr 3e-3, cosine with 200 warm-up steps),
+# the classifier (1,000 steps), 100 generated digits per class, K = 100 for the bounds.
+def ch7_cvae(lab: Lab, seed: int, latent_dim: int):
+    steps = lab.steps(2000)
+
+    def make():
+        vaelib.seed_everything(seed)
+        model = ConditionalVAE(latent_dim).to(lab.device)
+        vaelib.fit(model, conditional_elbo, lab.train.x, y=lab.train.y, steps=steps, lr=3e-3,
+                   lr_schedule=vaelib.train.cosine_lr(steps, 200), transform=vaelib.binarize,
+                   seed=seed, progress=False)
+        return model
+    return lab.memo(("ch7 cvae", latent_dim, seed), make)
+
+
+def ch7_classifier(lab: Lab, seed: int):
+    return lab.memo(("ch7 classifier", seed), lambda: applications.train_classifier(
+        lab.train.x, lab.train.y, steps=lab.steps(1000), seed=seed, progress=False)[0])
+
+
+def measure_generated(lab: Lab, seed: int) -> dict[str, float]:
+    clf = ch7_classifier(lab, seed)
+    return {f"generated accuracy, d = {d}": applications.generated_digit_accuracy(
+        ch7_cvae(lab, seed, d), clf, per_class=100, seed=seed)["accuracy"] for d in (2, 20)}
+
+
+def measure_probe(lab: Lab, seed: int) -> dict[str, float]:
+    out = {}
+    for d in (2, 20):
+        m = ch7_cvae(lab, seed, d)
+        with torch.no_grad():
+            mu_train, _ = m.encode(lab.train.x, lab.train.y)
+            mu_test, _ = m.encode(lab.test.x, lab.test.y)
+        out[f"label read from z, d = {d}"] = applications.linear_probe_accuracy(
+            mu_train, lab.train.y, mu_test, lab.test.y)
+    return out
+
+
+def ch7_bounds(lab: Lab, seed: int) -> dict[str, float]:
+    def make():
+        vae = lab.memo(("ch7 vae", seed), lambda: train_vae(
+            COURSE_RECIPE.with_steps(lab.steps(2000)), lab.train.x, device=lab.device, seed=seed,
+            progress=False)[0])
+        out = {"VAE d = 20, K = 100": vaelib.importance_log_likelihood(vae, lab.x_test, samples=100).mean().item()}
+        for d in (2, 20):
+            out[f"CVAE d = {d}, K = 100"] = applications.conditional_log_likelihood(
+                ch7_cvae(lab, seed, d), lab.x_test, lab.test.y, samples=100).mean().item()
+        out["label gain (CVAE - VAE, d = 20)"] = out["CVAE d = 20, K = 100"] - out["VAE d = 20, K = 100"]
+        return out
+    return lab.memo(("ch7 bounds", seed), make)
+
+
+def ch7_select(*labels: str) -> Callable[[Lab, int], dict[str, float]]:
+    return lambda lab, seed: {k: ch7_bounds(lab, seed)[k] for k in labels}
+
+
+# ------------------------------------------------------------------- chapter 8: applications
+# Mirrors chapters/08_applications.ipynb: a VAE (course recipe, 1,500 steps) and an autoencoder
+# (Adam 1e-3, 1,500 steps) per held-out class; the few-label learning curve on a VAE trained on all.
+def ch8_scores(lab: Lab, seed: int, held_out: int) -> dict[str, float]:
+    def make():
+        steps = lab.steps(1500)
+        normal = lab.train.x[lab.train.y != held_out]
+        vae, _ = train_vae(COURSE_RECIPE.with_steps(steps), normal, device=lab.device, seed=seed,
+                           progress=False)
+        vaelib.seed_everything(seed)
+        ae = vaelib.Autoencoder(20).to(lab.device)
+        vaelib.fit(ae, lambda m, xb: {"loss": -vaelib.bernoulli_log_likelihood(m(xb), xb).mean()},
+                   normal, steps=steps, lr=1e-3, transform=vaelib.binarize, seed=seed, progress=False)
+        is_anomaly = (lab.test.y == held_out).cpu()
+        scores = {"VAE -ELBO": applications.anomaly_scores(vae, lab.x_test, score="elbo"),
+                  "VAE -log p(x), K = 100": applications.anomaly_scores(vae, lab.x_test, score="importance",
+                                                                        samples=100),
+                  "AE reconstruction error": applications.anomaly_scores(ae, lab.x_test, score="reconstruction")}
+        return {name: applications.auroc(s, is_anomaly) for name, s in scores.items()}
+    return lab.memo(("ch8 anomaly", held_out, seed), make)
+
+
+def measure_anomaly(held_out: int, a: str, b: str) -> Callable[[Lab, int], dict[str, float]]:
+    return lambda lab, seed: {f"{a}, held-out {held_out}s": ch8_scores(lab, seed, held_out)[a],
+                              **({} if b is None else {f"{b}, held-out {held_out}s": ch8_scores(lab, seed, held_out)[b]})}
+
+
+def measure_hard_class(lab: Lab, seed: int) -> dict[str, float]:
+    return {"VAE -ELBO AUROC, held-out 0s": ch8_scores(lab, seed, 0)["VAE -ELBO"],
+            "VAE -ELBO AUROC, held-out 4s": ch8_scores(lab, seed, 4)["VAE -ELBO"]}
+
+
+def ch8_few_labels(lab: Lab, seed: int) -> dict[str, float]:
+    def make():
+        vae, _ = train_vae(COURSE_RECIPE.with_steps(lab.steps(1500)), lab.train.x, device=lab.device,
+                           seed=seed, progress=False)
+        features = {"codes": (vaelib.encode_means(vae, lab.train.x), vaelib.encode_means(vae, lab.test.x)),
+                    "pixels": (lab.train.x.flatten(1).cpu(), lab.test.x.flatten(1).cpu())}
+        y_train, y_test = lab.train.y.cpu(), lab.test.y.cpu()
+        out = {}
+        for n in (10, 100, 400):
+            gen = torch.Generator().manual_seed(seed)
+            picks = [torch.nonzero(y_train == k).flatten() for k in range(10)]
+            idx = torch.cat([p[torch.randperm(len(p), generator=gen)[:n]] for p in picks])
+            for name, (f_train, f_test) in features.items():
+                out[f"{name}, {n} labels per class"] = applications.linear_probe_accuracy(
+                    f_train[idx], y_train[idx], f_test, y_test)
+        return out
+    return lab.memo(("ch8 few labels", seed), make)
+
+
+def measure_few_labels(n: int) -> Callable[[Lab, int], dict[str, float]]:
+    return lambda lab, seed: {f"codes, {n} labels per class": ch8_few_labels(lab, seed)[f"codes, {n} labels per class"],
+                              f"pixels, {n} labels per class": ch8_few_labels(lab, seed)[f"pixels, {n} labels per class"]}
+
+
+# ------------------------------------------------------------------------------ the claims
+CLAIMS = [
+    # chapter 4
+    Claim("ch4-course-beats-plain", "04_vae", "The course's recipe beats the plain one at the same budget "
+          "(test log-likelihood, K = 100).", measure_recipes, "course recipe", "plain recipe", ">", 0.0, "nats (log-likelihood)"),
+    Claim("ch4-20d-beats-2d", "04_vae", "20 latent dimensions give a test ELBO more than 10 nats better than 2.",
+          measure_latent_size, "20-D", "2-D", ">", 10.0, "nats (ELBO)"),
+    Claim("ch4-holes-remain", "04_vae", "The 2-D VAE's codes leave holes: a share of uniform codes in ±2.5 "
+          "lies farther from every training code than 95% of test codes do.", measure_holes,
+          "far, uniform in ±2.5", 0.05, ">", 0.0, "fraction"),
+    Claim("ch4-all-units-active", "04_vae", "All 20 latent dimensions of the 20-D VAE are active.",
+          measure_active, "active units", 19.5, ">", 0.0, "dimensions"),
+    # chapter 5
+    Claim("ch5-beta8-collapses", "05_pathologies", "β = 8 leaves fewer dimensions above 0.1 nat than β = 1.",
+          ch5_pair("informative", "β = 1", "β = 8"), "β = 1", "β = 8", ">", 0.0, "dimensions"),
+    Claim("ch5-warmup-elbo", "05_pathologies", "At β = 8, warm-up improves the test ELBO by a few nats.",
+          ch5_pair("elbo", "β = 8, warm-up", "β = 8"), "β = 8, warm-up", "β = 8", ">", 0.0, "nats (ELBO)"),
+    Claim("ch5-warmup-dimensions", "05_pathologies", "At β = 8, warm-up keeps at least as many dimensions "
+          "above 0.1 nat.", ch5_pair("informative", "β = 8, warm-up", "β = 8"), "β = 8, warm-up", "β = 8", ">",
+          -0.5, "dimensions"),
+    Claim("ch5-free-bits-elbo", "05_pathologies", "At β = 8, free bits improve the test ELBO more than warm-up.",
+          ch5_pair("elbo", "β = 8, free bits", "β = 8, warm-up"), "β = 8, free bits", "β = 8, warm-up", ">", 0.0,
+          "nats (ELBO)"),
+    Claim("ch5-free-bits-dimensions", "05_pathologies", "At β = 8, free bits bring every dimension above 0.1 nat.",
+          ch5_pair("informative", "β = 8, free bits", "β = 8"), "β = 8, free bits", 19.5, ">", 0.0, "dimensions"),
+    Claim("ch5-sigma1-blurs", "05_pathologies", "A Gaussian decoder with σ = 1 has a larger squared error than "
+          "the Bernoulli one.", ch5_pair("squared_error", "Gaussian σ = 1", "β = 1"), "Gaussian σ = 1", "β = 1", ">",
+          0.0, "squared pixel units per image"),
+    Claim("ch5-learned-sigma-kl", "05_pathologies", "Learning σ raises the KL above the σ = 1 model's.",
+          ch5_pair("kl", "Gaussian, learned σ", "Gaussian σ = 1"), "Gaussian, learned σ", "Gaussian σ = 1", ">", 0.0,
+          "nats"),
+    # chapter 6
+    Claim("ch6-rate-falls-with-beta", "06_beta_vae", "The rate falls at every step up in β.",
+          measure_rate_order, "smallest rate drop between neighbouring β", 0.0, ">", 0.0, "nats"),
+    Claim("ch6-distortion-rises", "06_beta_vae", f"The largest β (β = {SPRITES_BETAS[-1]}) has a higher "
+          "distortion than β = 1.", measure_distortion, f"distortion at β = {SPRITES_BETAS[-1]}",
+          "distortion at β = 1", ">", 0.0, "nats"),
+    Claim("ch6-mig-beta4-vs-1", "06_beta_vae", "β = 4 does not separate from β = 1: the paired MIG "
+          "difference stays within ±0.1 (and changes sign across seeds).", measure_mig(4),
+          "MIG at β = 4", "MIG at β = 1", "~", 0.1, "MIG (0 to 1)"),
+    Claim("ch6-mig-beta16-vs-1", "06_beta_vae", "β = 16 scores a higher MIG than β = 1 on every seed "
+          "(with three seeds no test can call that significant: p = 0.25 at best).", measure_mig(16),
+          "MIG at β = 16", "MIG at β = 1", ">", 0.0, "MIG (0 to 1)"),
+    # chapter 7
+    Claim("ch7-2d-obeys-label", "07_cvae", "Generated digits of the 2-D CVAE are recognised more often than "
+          "the 20-D CVAE's.", measure_generated, "generated accuracy, d = 2", "generated accuracy, d = 20", ">", 0.0,
+          "fraction"),
+    Claim("ch7-probe-grows", "07_cvae", "A linear probe reads the label from the 20-D code better than from "
+          "the 2-D code.", measure_probe, "label read from z, d = 20", "label read from z, d = 2", ">", 0.0,
+          "fraction"),
+    Claim("ch7-20d-bound-beats-2d", "07_cvae", "The 20-D CVAE's test bound on log p(x|y) is better than the "
+          "2-D CVAE's.", ch7_select("CVAE d = 20, K = 100", "CVAE d = 2, K = 100"), "CVAE d = 20, K = 100",
+          "CVAE d = 2, K = 100", ">", 10.0, "nats"),
+    Claim("ch7-label-gain-positive", "07_cvae", "The CVAE's bound on log p(x|y) is above the VAE's on log p(x).",
+          ch7_select("label gain (CVAE - VAE, d = 20)"), "label gain (CVAE - VAE, d = 20)", 0.0, ">", 0.0, "nats"),
+    Claim("ch7-label-gain-near-log10", "07_cvae", "The label gain lies near log 10 = 2.30 nats "
+          "(within half a nat).", ch7_select("label gain (CVAE - VAE, d = 20)"), "label gain (CVAE - VAE, d = 20)",
+          math.log(10), "~", 0.5, "nats"),
+    # chapter 8
+    Claim("ch8-zeros-detected", "08_applications", "Held-out 0s are flagged well: AUROC of the -ELBO above 0.8.",
+          measure_anomaly(0, "VAE -ELBO", None), "VAE -ELBO, held-out 0s", 0.8, ">", 0.0, "AUROC"),
+    Claim("ch8-ones-below-half", "08_applications", "Held-out 1s get an AUROC below 0.5 (ranked more normal).",
+          measure_anomaly(1, "VAE -ELBO", None), "VAE -ELBO, held-out 1s", 0.5, "<", 0.0, "AUROC"),
+    Claim("ch8-fours-harder", "08_applications", "Held-out 4s are harder to flag than 0s.", measure_hard_class,
+          "VAE -ELBO AUROC, held-out 0s", "VAE -ELBO AUROC, held-out 4s", ">", 0.0, "AUROC"),
+    *[Claim(f"ch8-vae-vs-ae-{c}", "08_applications", f"The VAE's -ELBO and the autoencoder's error perform about "
+            f"equally (held-out {c}s; AUROC within 0.05).", measure_anomaly(c, "VAE -ELBO", "AE reconstruction error"),
+            f"VAE -ELBO, held-out {c}s", f"AE reconstruction error, held-out {c}s", "~", 0.05, "AUROC")
+      for c in (0, 4, 1)],
+    *[Claim(f"ch8-codes-vs-pixels-{n}", "08_applications", f"20 VAE codes do about as well as 784 pixels with "
+            f"{n} labels per class (accuracy within 0.05).", measure_few_labels(n), f"codes, {n} labels per class",
+            f"pixels, {n} labels per class", "~", 0.05, "accuracy") for n in (10, 100, 400)],
+]
+
+
+def run_claim(claim: Claim, lab: Lab, seeds: list[int]) -> dict:
+    return judge(claim, seeds, [claim.measure(lab, s) for s in seeds])
+
+
+def judge(claim: Claim, seeds: list[int], per_seed: list[dict[str, float]]) -> dict:
+    """The report entry of one claim from its measurements, one dict per seed."""
+    a = [r[claim.a] for r in per_seed]
+    b = [r[claim.b] for r in per_seed] if isinstance(claim.b, str) else [float(claim.b)] * len(seeds)
+    differences = [x - y for x, y in zip(a, b, strict=True)]
+    entry = {"chapter": claim.chapter, "statement": claim.statement, "rule": claim.rule_text(),
+             "unit": claim.unit, "seeds": seeds,
+             "a": {"label": claim.a, "per_seed": [round(v, 4) for v in a], **summary(a)},
+             "b": ({"label": claim.b, "per_seed": [round(v, 4) for v in b], **summary(b)}
+                   if isinstance(claim.b, str) else {"threshold": claim.b}),
+             "paired_difference": {"per_seed": [round(d, 4) for d in differences], **summary(differences)},
+             "extra": [{k: round(v, 4) for k, v in r.items()} for r in per_seed],
+             "verdict": "PASS" if claim.decide(differences) else "FAIL"}
+    return entry
+
+
+def run_here(chosen: list[Claim], lab: Lab, seeds: list[int],
+             save: Callable[[dict[str, dict]], None] | None = None) -> dict[str, dict]:
+    """Run the claims one by one; ``save`` gets the results so far after each (a long run that is
+    stopped keeps what it finished)."""
+    results = {}
+    for claim in chosen:
+        print(f"{claim.name}: {claim.statement}", flush=True)
+        entry = run_claim(claim, lab, seeds)
+        results[claim.name] = entry
+        d = entry["paired_difference"]
+        print(f"  {entry['verdict']}  {claim.a}: {entry['a']['mean']:.3f} ± {entry['a']['std']:.3f}; "
+              f"difference {d['mean']:+.3f} ± {d['std']:.3f} (per seed {d['per_seed']}); rule: {entry['rule']}",
+              flush=True)
+        if save is not None:
+            save(results)
+    return results
+
+
+def run_in_processes(chosen: list[Claim], args: argparse.Namespace) -> dict[str, dict]:
+    """One process per chapter (claims of one chapter share trained models), ``args.jobs`` at once."""
+    chapters = list(dict.fromkeys(c.name.split("-")[0] for c in chosen))
+    names = [c.name for c in chosen]
+    with tempfile.TemporaryDirectory() as tmp:
+        pending, running = list(chapters), []
+        while pending or running:
+            while pending and len(running) < args.jobs:
+                chapter = pending.pop(0)
+                cmd = [sys.executable, __file__, "--claims", *[n for n in names if n.startswith(chapter + "-")],
+                       "--seeds", *map(str, args.seeds), "--output", f"{tmp}/{chapter}.json",
+                       *(["--quick"] if args.quick else []), *(["--device", args.device] if args.device else []),
+                       *(["--scale", str(args.scale)] if args.scale is not None else []),
+                       *(["--threads", str(args.threads)] if args.threads else [])]
+                log = open(f"{tmp}/{chapter}.log", "w")
+                running.append((chapter, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
+            time.sleep(1)
+            for item in [r for r in running if r[1].poll() is not None]:
+                chapter, proc, log = item
+                log.close()
+                print(Path(f"{tmp}/{chapter}.log").read_text(), end="", flush=True)
+                running.remove(item)
+        results = {}
+        for chapter in chapters:
+            path = Path(f"{tmp}/{chapter}.json")
+            if path.exists():
+                results.update(json.loads(path.read_text())["claims"])
+            else:  # a crash: its claims count as failed, the other chapters' results are kept
+                print(f"the claims of {chapter} did not finish; see its log above", flush=True)
+    return {n: results.get(n, {"verdict": "FAIL", "error": "did not finish"}) for n in names}
+
+
+def merge(parts: list[Path], output: Path) -> int:
+    """Write one report from partial ones; claims missing from every part count as not run."""
+    reports = [json.loads(p.read_text()) for p in parts]
+    results, seeds = {}, set()
+    for claim in CLAIMS:  # parts may hold other claims, or other seeds of the same claim
+        runs = {s: m for r in reports if claim.name in r["claims"] and "extra" in r["claims"][claim.name]
+                for s, m in zip(r["claims"][claim.name]["seeds"], r["claims"][claim.name]["extra"], strict=True)}
+        if runs:
+            results[claim.name] = judge(claim, sorted(runs), [runs[s] for s in sorted(runs)])
+            seeds.update(runs)
+    missing = [c.name for c in CLAIMS if c.name not in results]
+    failed = [n for n, e in results.items() if e["verdict"] == "FAIL"]
+    report = {**{k: reports[0][k] for k in ("device", "machine", "torch", "data")}, "seeds": sorted(seeds),
+              "quick": any(r.get("quick") for r in reports), "scale": reports[0].get("scale"),
+              "seconds": round(sum(r["seconds"] for r in reports), 1),
+              "passed": len(results) - len(failed), "failed": failed, "not_run": missing, "claims": results}
+    output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(f"{report['passed']} of {len(results)} claims PASS" + (f"; FAIL: {', '.join(failed)}" if failed else "")
+          + (f"; not run: {', '.join(missing)}" if missing else "") + f"; written to {output}")
+    return 1 if failed or missing else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--claims", nargs="*", default=None,
+                        help="run only the claims whose name contains one of these strings")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--quick", action="store_true", help="a quarter of every training budget")
+    parser.add_argument("--scale", type=float, default=None,
+                        help="multiply every training budget by this (a smoke test; --quick is 0.25)")
+    parser.add_argument("--list", action="store_true", help="list the claims and exit")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None,
+                        help="build the JSON from these partial results (of --claims ... --output) "
+                             "instead of running anything")
+    parser.add_argument("--update", action="store_true",
+                        help="merge these claims into the existing JSON instead of replacing it")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="run the chapters' claims in this many processes at once")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="PyTorch threads per process (1 is fastest on a busy machine)")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--output", type=Path, default=None,
+                        help="where to write the JSON (default bench/results/claims.json; with --quick "
+                             "or --claims nothing is written unless this or --update is given)")
+    args = parser.parse_args()
+    if args.list:
+        for c in CLAIMS:
+            print(f"{c.name:<28} {c.statement}")
+        return 0
+    if len(args.seeds) < 3 and not args.quick:
+        print("warning: fewer than 3 seeds; the book's standard is at least 3", file=sys.stderr)
+    if args.merge:
+        return merge(args.merge, args.output or RESULTS)
+    chosen = [c for c in CLAIMS if args.claims is None or any(s in c.name for s in args.claims)]
+    if not chosen:
+        raise SystemExit(f"no claim matches {args.claims}; see --list")
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = vaelib.get_device(args.device)
+    start = time.perf_counter()
+    partial = args.quick or args.claims or args.scale is not None
+    output = args.output or (RESULTS if args.update or not partial else None)
+    previous = json.loads(output.read_text()) if args.update and output is not None and output.exists() else None
+
+    def write(results: dict[str, dict]) -> dict:
+        seconds = round(time.perf_counter() - start, 1)
+        if previous is not None:
+            results = {**previous["claims"], **results}
+            seconds = round(seconds + previous.get("seconds", 0.0), 1)
+            results = {c.name: results[c.name] for c in CLAIMS if c.name in results}  # the book's order
+        failed = [n for n, e in results.items() if e["verdict"] == "FAIL"]
+        report = {"device": str(device), "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+                  "torch": torch.__version__, "seeds": args.seeds, "quick": args.quick, "scale": args.scale,
+                  "seconds": seconds,
+                  "data": "bundled MNIST subset (4,000 train / 1,000 test); sprites: make_sprites() defaults",
+                  "passed": len(results) - len(failed), "failed": failed, "claims": results}
+        if output is not None:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        return report
+
+    if args.jobs > 1:
+        results = run_in_processes(chosen, args)
+    else:
+        scale = args.scale if args.scale is not None else 0.25 if args.quick else 1.0
+        results = run_here(chosen, Lab(device, scale=scale), args.seeds, save=write)
+    report = write(results)
+    failed = report["failed"]
+    if output is not None:
+        print(f"written to {output}")
+    print(f"{report['passed']} of {len(report['claims'])} claims PASS in {report['seconds']:.0f} s"
+          + (f"; FAIL: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""bench/claims.py decides a claim from per-seed numbers: its rules, summaries and merging."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def claims():
+    spec = importlib.util.spec_from_file_location("claims", ROOT / "bench" / "claims.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["claims"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules["claims"]
+
+
+def make(claims, rule, margin, b="b"):
+    return claims.Claim("chX-test", "00_x", "a test", lambda lab, seed: {}, "a", b, rule, margin)
+
+
+def test_a_claim_passes_only_when_it_holds_on_every_seed(claims):
+    greater = make(claims, ">", 0.0)
+    entry = claims.judge(greater, [0, 1, 2], [{"a": 2, "b": 1}, {"a": 3, "b": 1}, {"a": 1, "b": 1.5}])
+    assert entry["verdict"] == "FAIL"  # two seeds of three are not enough
+    assert entry["paired_difference"]["per_seed"] == [1, 2, -0.5]
+    assert entry["paired_difference"]["mean"] == pytest.approx(2.5 / 3, abs=1e-4)
+    assert entry["a"]["std"] == pytest.approx(1.0)  # sample standard deviation of 2, 3, 1
+    entry = claims.judge(greater, [0, 1, 2], [{"a": 2, "b": 1}, {"a": 3, "b": 1}, {"a": 2, "b": 1.5}])
+    assert entry["verdict"] == "PASS"
+
+
+def test_rules_below_close_and_thresholds(claims):
+    assert make(claims, "<", 0.0, b=0.5).decide([-0.1, -0.2])
+    assert not make(claims, "<", 0.0, b=0.5).decide([-0.1, 0.0])
+    assert make(claims, "~", 0.05).decide([0.05, -0.04])
+    assert not make(claims, "~", 0.05).decide([0.06])
+    entry = claims.judge(make(claims, ">", 0.0, b=0.8), [0, 1], [{"a": 0.9}, {"a": 0.85}])
+    assert entry["verdict"] == "PASS" and entry["b"] == {"threshold": 0.8}
+    with pytest.raises(ValueError, match="unknown"):
+        make(claims, "!", 0.0).decide([1.0])
+
+
+def test_every_claim_names_a_chapter_that_exists(claims):
+    names = [c.name for c in claims.CLAIMS]
+    assert len(names) == len(set(names))
+    for c in claims.CLAIMS:
+        assert (ROOT / "chapters" / f"{c.chapter}.ipynb").exists(), c.chapter
+        assert c.name.startswith("ch" + c.chapter[1] + "-")
+
+
+def test_merge_recombines_seeds_run_in_separate_processes(claims, tmp_path):
+    claim = claims.CLAIMS[0]
+    parts = []
+    for seed, (a, b) in enumerate([(-100.0, -101.0), (-99.0, -99.5), (-98.0, -98.2)]):
+        entry = claims.judge(claim, [seed], [{claim.a: a, claim.b: b}])
+        part = tmp_path / f"part{seed}.json"
+        part.write_text(json.dumps({"device": "cpu", "machine": "m", "torch": "t", "data": "d", "seeds": [seed],
+                                    "seconds": 1.0, "claims": {claim.name: entry}}))
+        parts.append(part)
+    out = tmp_path / "claims.json"
+    assert claims.merge(parts, out) == 1  # the other claims were not run
+    report = json.loads(out.read_text())
+    merged = report["claims"][claim.name]
+    assert merged["seeds"] == [0, 1, 2] and merged["verdict"] == "PASS"
+    assert merged["paired_difference"]["per_seed"] == [1.0, 0.5, 0.2]
+    assert claim.name not in report["not_run"] and len(report["not_run"]) == len(claims.CLAIMS) - 1
+
+
+def test_fraction_far_counts_codes_outside_the_typical_distance(claims):
+    z_train = torch.zeros(10, 2)
+    z_test = torch.full((20, 2), 0.1)  # every test code is 0.14 from a training code
+    z_random = torch.tensor([[0.0, 0.05], [3.0, 0.0], [0.0, -3.0], [0.05, 0.05]])
+    assert claims.fraction_far(z_random, z_train, z_test) == pytest.approx(0.5)
