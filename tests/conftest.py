@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -27,3 +32,39 @@ def mnist_subset():
     return load_mnist("train", source="subset", verbose=False), load_mnist(
         "test", source="subset", verbose=False
     )
+
+
+def _install_bubblewrap() -> str:
+    """apt-get install bubblewrap (as root or with passwordless sudo); what went wrong, if anything."""
+    if not Path("/etc/debian_version").exists() or not shutil.which("apt-get"):
+        return "not a Debian/Ubuntu system: install bubblewrap with your package manager"
+    prefix: list[str] = []
+    if os.geteuid() != 0:
+        sudo = shutil.which("sudo")
+        if not sudo or subprocess.run([sudo, "-n", "true"], capture_output=True).returncode != 0:
+            return "not root and no passwordless sudo: run `sudo apt-get install bubblewrap`"
+        prefix = [sudo, "-n"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for args in (["apt-get", "update"], ["apt-get", "install", "-y", "bubblewrap"]):
+        done = subprocess.run([*prefix, *args], env=env, capture_output=True, timeout=600)
+    if done.returncode != 0:
+        return (done.stderr or done.stdout).decode(errors="replace").strip()[-300:]
+    return ""
+
+
+@pytest.fixture(scope="session")
+def bubblewrap() -> str:
+    """The bwrap executable the grading sandbox needs, installed on first use where possible.
+
+    The grading tests never skip: a machine that cannot sandbox fails them with what to do.
+    """
+    from vaelib.assignments.sandbox import find_bwrap
+
+    path, why = find_bwrap()
+    if path is None and shutil.which("bwrap") is None:
+        problem = _install_bubblewrap()
+        path, why = find_bwrap()
+        why = f"{why} ({problem})" if problem else why
+    if path is None:
+        pytest.fail(f"the grading sandbox cannot run here: {why}")
+    return path

@@ -139,7 +139,7 @@ def _submissions(tmp_path: Path) -> Path:
     return folder
 
 
-def test_grading_a_folder(tmp_path):
+def test_grading_a_folder(tmp_path, bubblewrap):
     folder = _submissions(tmp_path)
     reference = tmp_path / "ref" / "chapter.ipynb"
     reference.parent.mkdir()
