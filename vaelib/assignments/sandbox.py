@@ -242,11 +242,13 @@ def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits
         binds = _python_binds(package_dir)
         # bwrap creates the folders above a bind point for root only (0700): open them to the
         # sandbox's user, or it could not reach the interpreter it is given.
-        cmd += _system_binds() + _parents([Path(d) for d in binds[2::3]]) + binds
+        # The private /tmp comes first: bwrap mounts in order, so a tmpfs laid after the binds
+        # would hide a virtual environment or package that lives under /tmp (a clone in /tmp).
         cmd += ["--proc", "/proc", "--dev", "/dev",
                 *_sized(bwrap, limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp",
-                *_sized(bwrap, 64 << 20), "--perms", "1777", "--tmpfs", "/dev/shm",
-                "--perms", "0755", "--dir", "/grade",
+                *_sized(bwrap, 64 << 20), "--perms", "1777", "--tmpfs", "/dev/shm"]
+        cmd += _system_binds() + _parents([Path(d) for d in binds[2::3]]) + binds
+        cmd += ["--perms", "0755", "--dir", "/grade",
                 "--bind", str(work), "/grade/chapters", "--bind", str(out), "/grade/out",
                 "--ro-bind", str(spec_path), "/grade/spec.json"]
         for host, inside in (extra_ro or {}).items():
