@@ -16,6 +16,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LAB_STAMP := $(VENV)/.installed-lab
+# The unit and browser tests run in two pytest-xdist workers: many of them wait on kernels,
+# sandboxes and page loads rather than compute. XDIST= runs them in one process.
+XDIST ?= -n 2 --dist loadgroup
 # Where torch and torchvision come from; empty: the default index (PyPI, CUDA wheels on Linux).
 TORCH_INDEX ?=
 
@@ -57,7 +60,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check vaelib tests bench chapters tools
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -q --ignore=tests/browser
+	$(BIN)/python -m pytest tests -q --ignore=tests/browser $(XDIST)
 
 notebooks: $(STAMP)
 	VAELIB_DEVICE=cpu $(BIN)/python -m tests.standalone chapters/*.ipynb -- \
@@ -73,7 +76,7 @@ book-from-cache: $(STAMP)
 # Debian's package on first use when they can): pages, figures, solutions, explorers, dark theme.
 # Screenshots of every page land in _build/screenshots.
 browser: $(STAMP)
-	$(BIN)/python -m pytest tests/browser -q
+	$(BIN)/python -m pytest tests/browser -q $(XDIST)
 
 # Assignments: the student version of every chapter, and grading a folder of submissions.
 student: $(STAMP)

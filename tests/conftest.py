@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 import torch
+
+from .apt import apt_install, apt_prefix
 
 # The unit tests use tiny models, for which a second thread only adds synchronisation cost
 # (and, on a busy 2-core machine, spinning threads that slow everything down).
@@ -36,20 +35,12 @@ def mnist_subset():
 
 def _install_bubblewrap() -> str:
     """apt-get install bubblewrap (as root or with passwordless sudo); what went wrong, if anything."""
-    if not Path("/etc/debian_version").exists() or not shutil.which("apt-get"):
-        return "not a Debian/Ubuntu system: install bubblewrap with your package manager"
-    prefix: list[str] = []
-    if os.geteuid() != 0:
-        sudo = shutil.which("sudo")
-        if not sudo or subprocess.run([sudo, "-n", "true"], capture_output=True).returncode != 0:
-            return "not root and no passwordless sudo: run `sudo apt-get install bubblewrap`"
-        prefix = [sudo, "-n"]
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for args in (["apt-get", "update"], ["apt-get", "install", "-y", "bubblewrap"]):
-        done = subprocess.run([*prefix, *args], env=env, capture_output=True, timeout=600)
-    if done.returncode != 0:
-        return (done.stderr or done.stdout).decode(errors="replace").strip()[-300:]
-    return ""
+    prefix = apt_prefix()
+    if prefix is None:
+        return ("not root and no passwordless sudo on Debian/Ubuntu: install bubblewrap with your "
+                "package manager (`sudo apt-get install bubblewrap`)")
+    return apt_install("bubblewrap", installed=lambda: shutil.which("bwrap") is not None,
+                       prefix=prefix, timeout=600)
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,8 @@ WALL_S, CELL_S = 60, 20
 LIMITS = Limits(memory_bytes=5 << 30, processes=96, file_bytes=64 << 20, tmp_bytes=64 << 20)
 
 # bwrap is installed on first use (tests/conftest.py); a machine that cannot sandbox fails these.
-pytestmark = pytest.mark.usefixtures("bubblewrap")
+# One xdist worker runs every test that starts sandboxes: a test here counts the sandboxes alive.
+pytestmark = [pytest.mark.usefixtures("bubblewrap"), pytest.mark.xdist_group("sandbox")]
 
 ALL_FAIL, ALL_PASS = ["fail"] * 3, ["pass"] * 3
 

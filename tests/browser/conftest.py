@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from ..apt import apt_install, apt_prefix
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_HOST = "127.0.0.1"
 VIEWPORT = {"width": 1280, "height": 900}
@@ -80,32 +82,9 @@ def _chromium_on_path() -> str | None:
     return None
 
 
-def _can_apt_install() -> list[str] | None:
-    """The command prefix that may run apt-get (root, or passwordless sudo), else None."""
-    if not Path("/etc/debian_version").exists() or not shutil.which("apt-get"):
-        return None
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        return []
-    sudo = shutil.which("sudo")
-    if sudo and subprocess.run([sudo, "-n", "true"], capture_output=True).returncode == 0:
-        return [sudo, "-n"]
-    return None
-
-
 def _tail(done: subprocess.CompletedProcess) -> str:
     text = (done.stderr or done.stdout or b"").decode(errors="replace").strip()
     return text.splitlines()[-1] if text else f"exit status {done.returncode}"
-
-
-def _apt_install_chromium(prefix: list[str]) -> str:
-    """Run apt-get update and install; return the last line apt printed, for the failure log."""
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    done = None
-    for args in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-        done = subprocess.run(
-            [*prefix, *args], env=env, capture_output=True, timeout=900, check=False
-        )
-    return _tail(done)
 
 
 def _playwright_install_chromium() -> tuple[bool, str]:
@@ -137,11 +116,12 @@ def find_chromium() -> tuple[str | None, list[str]]:
     if found:
         return found, log
     log.append(f"none of {', '.join(CHROMIUM_NAMES)} runs from PATH")
-    prefix = _can_apt_install()
+    prefix = apt_prefix()
     if prefix is not None:
         log.append("trying `apt-get install -y chromium`" + (" with sudo" if prefix else ""))
         try:
-            said = _apt_install_chromium(prefix)
+            said = apt_install("chromium", installed=lambda: _chromium_on_path() is not None,
+                              prefix=prefix)
         except (OSError, subprocess.SubprocessError) as err:
             said = str(err)
         found = _chromium_on_path()
