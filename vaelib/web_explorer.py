@@ -455,22 +455,27 @@ def page_elbo(encode: Callable, decode_logits: Callable, x: torch.Tensor, eps: t
     Returns:
         ``{"elbo", "reconstruction", "kl"}`` in nats (floats) and ``"mu"``, ``"logvar"`` (D,) tensors.
     """
-    with torch.no_grad():
-        image = torch.as_tensor(x).detach().cpu().float()
-        image = image.reshape(1, *image.shape[-3:])  # (C, H, W) or (1, C, H, W) -> (1, C, H, W)
-        x = image.reshape(1, -1)  # (1, C*H*W)
-        mu, logvar = encode(image)
-        # float64 from here on, as the page computes: the sums run over hundreds of terms
-        mu, logvar = mu.reshape(-1).cpu().double(), logvar.reshape(-1).cpu().double()
-        z = mu + torch.exp(0.5 * logvar) * eps.cpu().double()  # (S, D)
-        logits = decode_logits(z.float()).reshape(len(z), -1).cpu().double()  # (S, C*H*W)
-        log_px = -nn.functional.binary_cross_entropy_with_logits(
-            logits, x.double().expand_as(logits), reduction="none").sum(1)  # (S,) nats
-        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum()
-        reconstruction = log_px.mean()
-    return {"elbo": float(reconstruction - kl), "reconstruction": float(reconstruction), "kl": float(kl),
-            "mu": mu, "logvar": logvar}
+    image = torch.as_tensor(x).detach().cpu().float()
+    terms = _elbo_terms(encode, decode_logits, image.reshape(1, *image.shape[-3:]), eps)
+    return {"elbo": float(terms["elbo"][0]), "reconstruction": float(terms["reconstruction"][0]),
+            "kl": float(terms["kl"][0]), "mu": terms["mu"][0], "logvar": terms["logvar"][0]}
 
+
+@torch.no_grad()
+def _elbo_terms(encode: Callable, decode_logits: Callable, x: torch.Tensor, eps: torch.Tensor) -> dict:
+    """:func:`page_elbo` for a batch (N, C, H, W): each term (N,), mu and logvar (N, D)."""
+    mu, logvar = encode(x)
+    # float64 from here on, as the page computes: the sums run over hundreds of terms
+    mu, logvar = mu.cpu().double(), logvar.cpu().double()
+    z = mu[:, None] + torch.exp(0.5 * logvar)[:, None] * eps.cpu().double()[None]  # (N, S, D)
+    logits = decode_logits(z.reshape(-1, z.shape[-1]).float()).cpu().double()  # (N*S, C, H, W)
+    logits = logits.reshape(z.shape[0], z.shape[1], -1)  # (N, S, C*H*W)
+    target = x.reshape(x.shape[0], 1, -1).double().expand_as(logits)
+    log_px = -nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(2)  # (N, S)
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)  # (N,) nats
+    reconstruction = log_px.mean(1)
+    return {"elbo": reconstruction - kl, "reconstruction": reconstruction, "kl": kl,
+            "mu": mu.float(), "logvar": logvar.float()}
 
 
 def _png(fig) -> bytes:
@@ -538,7 +543,8 @@ class DrawingPad:
         if reference_images is not None:
             binary = (torch.as_tensor(reference_images).detach().cpu().float() >= BINARY_THRESHOLD).float()
             for name in self.models:
-                scores = torch.tensor([self.score_image(x, name)["elbo"] for x in binary])
+                scores = torch.cat([_elbo_terms(*self._full(name), chunk, self.eps[name])["elbo"]
+                                    for chunk in binary.split(100)])  # (N,) nats
                 self.typical[name] = {"mean": float(scores.mean()), "q05": float(scores.quantile(0.05)),
                                       "count": len(scores)}
         map_png, map_box = (b"", None)
