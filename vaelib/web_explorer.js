@@ -258,6 +258,7 @@
         if (empty) {
           text.textContent = "Draw a digit in the black square (a mouse, a finger or a pen).";
           draw(recon, new Float32Array(data.size * data.size), shape);
+          net.section.querySelectorAll(".vaelib-explorer-marker, .vaelib-draw-ellipse").forEach((e) => { e.style.display = "none"; });
           return;
         }
         const result = score(net, binary);

@@ -182,6 +182,8 @@ def test_sliders_jump_to_mu_and_edit_the_drawn_digit(pad_page, models):
     root.locator(".vaelib-draw-clear").click()
     cleared = root.evaluate(STATE)
     assert cleared["strokes"] == [] and cleared["last"]["results"] == {} and max(cleared["last"]["image"]) == 0
+    assert root.locator(".vaelib-draw-map .vaelib-explorer-marker").is_hidden()
+    assert "Draw a digit" in root.locator(".vaelib-draw-score").first.inner_text()
 
 
 def test_a_finger_draws_too(browser, pad, tmp_path):
