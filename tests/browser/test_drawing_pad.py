@@ -296,6 +296,10 @@ def test_drawing_a_three_in_the_book(open_page):
     assert sources and all(re.fullmatch(r"\.\./_static/vaelib-weights/[0-9a-f]{16}\.js", s) for s in sources), sources
     root = page.locator(".vaelib-draw")
     state = _check_book_pad(page, root)
+    # The theme's sticky headers would cover part of an element screenshot.
+    page.evaluate("""() => document.querySelectorAll('body *').forEach((e) => {
+        if (['sticky', 'fixed'].includes(getComputedStyle(e).position)) e.style.visibility = 'hidden';
+    })""")
     root.screenshot(path=str(screenshot_dir() / "drawing-pad-three.png"))
     (screenshot_dir() / "drawing-pad-three.json").write_text(json.dumps(
         {name: {k: r[k] for k in ("mu", "logvar", "elbo", "reconstruction", "kl")}
