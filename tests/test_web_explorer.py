@@ -1,7 +1,8 @@
-"""The kernel-free explorer: exporting a decoder to the page and the HTML it writes.
+"""The kernel-free explorer: exporting a decoder to the page and the HTML it writes; the drawing
+pad's encoder export, preprocessing and ELBO; moving the weights out of a page.
 
 The JavaScript side (decoding in a real browser, sliders, buttons, the map) is tested in
-tests/browser/test_explorers.py.
+tests/browser/test_explorers.py, the drawing pad in tests/browser/test_drawing_pad.py.
 """
 
 from __future__ import annotations
@@ -14,8 +15,19 @@ import numpy as np
 import pytest
 import torch
 
+from vaelib.losses import kl_standard_normal_per_dim
 from vaelib.models import VAE, Autoencoder, ConditionalVAE
-from vaelib.web_explorer import UnsupportedDecoder, explorer_html, export_decoder
+from vaelib.web_explorer import (
+    DrawingPad,
+    UnsupportedDecoder,
+    UnsupportedEncoder,
+    explorer_html,
+    export_decoder,
+    export_encoder,
+    externalize_weights,
+    page_elbo,
+    preprocess_strokes,
+)
 from vaelib.widgets import ConditionalExplorer, LatentExplorer, PlaneExplorer
 
 
@@ -118,3 +130,151 @@ def test_explorer_arguments_are_checked():
     with pytest.raises(ValueError, match="kind='slider' is unknown"):
         explorer_html(export_decoder(vae), kind="slider", title="", z0=torch.zeros(3), dims=[0],
                       value_range=(-1, 1), step=0.1, reference=torch.zeros(1, 28, 28))
+
+
+# --------------------------------------------------------------------------------------------
+# The drawing pad
+# --------------------------------------------------------------------------------------------
+
+THREE = [[(0.30, 0.20), (0.50, 0.12), (0.68, 0.22), (0.62, 0.40), (0.45, 0.48)],
+         [(0.45, 0.48), (0.70, 0.58), (0.72, 0.78), (0.50, 0.90), (0.28, 0.82)]]
+
+
+@pytest.mark.parametrize("model", [VAE(3, hidden=(64,)), VAE(5, hidden=(32, 16), image_shape=(1, 16, 16))])
+def test_exported_encoder_matches_the_model(model):
+    torch.manual_seed(4)
+    x = torch.rand(16, *model.image_shape)
+    export = export_encoder(model)
+    assert [layer.weight16.dtype for layer in export.layers] == [np.float16] * len(export.layers)
+    mu, logvar = export.encode(x)
+    with torch.no_grad():
+        full_mu, full_logvar = model.encode(x)
+    assert mu.shape == full_mu.shape == (16, model.latent_dim)
+    # float16 weights: 11 significant bits, so a few 1e-4 after summing hundreds of products
+    assert (mu - full_mu).abs().max() < 2e-3 and (logvar - full_logvar).abs().max() < 2e-3
+
+
+def test_encoders_the_page_cannot_run_are_refused():
+    with pytest.raises(UnsupportedEncoder, match="Linear and ReLU"):
+        export_encoder(VAE(2, arch="conv", hidden=(32,)))
+    with pytest.raises(UnsupportedEncoder, match="2 x latent_dim"):
+        export_encoder(Autoencoder(3, hidden=(16,)))
+    with pytest.raises(UnsupportedEncoder, match="label"):
+        export_encoder(ConditionalVAE(3, hidden=(16,)))
+
+
+def _centre_of_mass(image: torch.Tensor) -> tuple[float, float]:
+    ink = image.reshape(28, 28).double()
+    centre = torch.arange(28, dtype=torch.float64) + 0.5
+    return float((ink.sum(0) * centre).sum() / ink.sum()), float((ink.sum(1) * centre).sum() / ink.sum())
+
+
+def test_preprocessing_centres_and_scales_like_mnist():
+    image = preprocess_strokes(THREE)
+    assert image.shape == (1, 28, 28) and image.dtype == torch.float32
+    assert 0 <= image.min() and image.max() == 1
+    x, y = _centre_of_mass(image)
+    assert abs(x - 14) < 0.25 and abs(y - 14) < 0.25  # the ink's centre of mass at the centre
+    rows = torch.nonzero(image[0] >= 0.5)[:, 0]
+    assert 17 <= rows.max() - rows.min() + 1 <= 21  # the larger (vertical) side spans the 20-pixel box
+    # Where and how large the reader draws does not matter: the same digit, moved and shrunk.
+    moved = [[(0.1 + 0.5 * px, 0.3 + 0.5 * py) for px, py in stroke] for stroke in THREE]
+    assert (preprocess_strokes(moved) - image).abs().max() < 1e-5
+    # The aspect ratio is kept: a horizontal bar stays a bar of one stroke's width.
+    bar = preprocess_strokes([[(0.2, 0.5), (0.8, 0.5)]])[0] >= 0.5
+    assert bar.any(1).sum() <= 3 and bar.any(0).sum() >= 18
+    assert preprocess_strokes([]).abs().max() == 0 and preprocess_strokes([[]]).abs().max() == 0
+
+
+def test_brush_profile_is_full_at_the_core_and_fades_to_zero():
+    # A horizontal bar is centred on y = 14 (its centre of mass), so a pixel whose centre lies at
+    # distance d = |row + 0.5 - 14| from the line has ink clamp((1.9 - d) / 1.1, 0, 1).
+    column = preprocess_strokes([[(0.0, 0.5), (1.0, 0.5)]])[0, :, 14]
+    expected = [min(1.0, max(0.0, (1.9 - abs(row + 0.5 - 14)) / 1.1)) for row in range(28)]
+    assert column.tolist() == pytest.approx(expected, abs=1e-5)
+    assert expected[13] == expected[14] == 1 and expected[11] == 0 < expected[12] < 1
+
+
+def test_page_elbo_is_the_bernoulli_log_likelihood_minus_the_closed_form_kl():
+    torch.manual_seed(5)
+    vae = VAE(4, hidden=(32,))
+    x = (preprocess_strokes(THREE) >= 0.5).float()
+    # With a single draw eps = 0 the reconstruction term is log p(x | z = mu) exactly.
+    at_mean = page_elbo(vae.encode, vae.decode, x, torch.zeros(1, 4))
+    with torch.no_grad():
+        mu, logvar = vae.encode(x[None])
+        log_px = -torch.nn.functional.binary_cross_entropy_with_logits(vae.decode(mu), x[None], reduction="sum")
+    assert at_mean["reconstruction"] == pytest.approx(float(log_px), abs=1e-4)
+    assert at_mean["kl"] == pytest.approx(float(kl_standard_normal_per_dim(mu, logvar).sum()), abs=1e-5)
+    assert at_mean["elbo"] == pytest.approx(at_mean["reconstruction"] - at_mean["kl"], abs=1e-6)
+    # The reconstruction term averages the draws' log-likelihoods.
+    eps = torch.randn(3, 4, generator=torch.Generator().manual_seed(0))
+    each = [page_elbo(vae.encode, vae.decode, x, e[None])["reconstruction"] for e in eps]
+    assert page_elbo(vae.encode, vae.decode, x, eps)["reconstruction"] == pytest.approx(sum(each) / 3, abs=1e-4)
+
+
+def _models():
+    torch.manual_seed(6)
+    return VAE(2, hidden=(32,)), VAE(6, hidden=(32,))
+
+
+def test_drawing_pad_carries_its_models_draws_and_references():
+    plane, latent = _models()
+    codes, labels = torch.randn(50, 2), torch.arange(50) % 10
+    pad = DrawingPad(plane, latent, plane_codes=codes, plane_labels=labels, dims=[0, 3], samples=8, seed=3,
+                     reference_images=torch.rand(10, 1, 28, 28))
+    page = pad._repr_mimebundle_()["text/html"]
+    assert "http" not in page and 'src="/' not in page
+    data = _payload(page)
+    assert data["kind"] == "draw" and data["dims"] == [0, 3] and data["threshold"] == 0.5
+    generator = torch.Generator().manual_seed(3)
+    for name, dim in [("plane", 2), ("latent", 6)]:
+        eps = np.frombuffer(base64.b64decode(data["models"][name]["eps"]), dtype="<f4").reshape(8, dim)
+        assert np.array_equal(eps, torch.randn(8, dim, generator=generator).numpy())  # the seeded draws
+        assert data["models"][name]["typical"]["count"] == 10
+        for net in ("encoder", "decoder"):
+            assert f'data-key="{data["models"][name][net]["key"]}"' in page
+    left, top, right, bottom = data["map_box"]
+    assert 0 < left < right < 1 and 0 < top < bottom < 1
+    assert page.count('type="range"') == 2
+    # score() is what the page prints, from the full-precision model
+    scored = pad.score(THREE, "latent")
+    assert scored["elbo"] == pytest.approx(scored["reconstruction"] - scored["kl"], abs=1e-5)
+    assert torch.equal(scored["binary"], (preprocess_strokes(THREE) >= 0.5).float())
+
+
+def test_drawing_pad_arguments_are_checked():
+    plane, latent = _models()
+    with pytest.raises(ValueError, match="a latent_model, or both"):
+        DrawingPad()
+    with pytest.raises(ValueError, match="2-D code"):
+        DrawingPad(latent, plane_codes=torch.zeros(1, 2), plane_labels=torch.zeros(1))
+    with pytest.raises(ValueError, match="plane_codes and plane_labels"):
+        DrawingPad(plane)
+    with pytest.raises(ValueError, match="dims must lie in 0..5"):
+        DrawingPad(latent_model=latent, dims=[6])
+    with pytest.raises(UnsupportedEncoder):
+        DrawingPad(latent_model=VAE(2, arch="conv", hidden=(32,)))
+
+
+def test_weights_move_into_script_files_once_per_key():
+    plane, latent = _models()
+    pad = DrawingPad(latent_model=latent, samples=2)
+    explorer = LatentExplorer(latent)  # the same decoder as the pad's
+    page = pad.html + explorer.web_html
+    keys = re.findall(r'class="vaelib-weights" data-key="([0-9a-f]{16})">', page)
+    assert len(keys) == 3 and len(set(keys)) == 2  # encoder, decoder, the decoder again
+    files = {}
+
+    def write(key, text):
+        files[key] = text
+        return f"../_static/vaelib-weights/{key}.js"
+
+    small = externalize_weights(page, write)
+    assert 'class="vaelib-weights"' not in small and set(files) == set(keys)
+    assert small.count("<script src=") == 2
+    assert len(page) - len(small) > sum(len(text) for text in files.values())  # the repeat went too
+    for key, text in files.items():
+        inline = re.search(rf'data-key="{key}">([A-Za-z0-9+/=]*)</script>', page).group(1)
+        assert text == f'(window.vaelibWeights = window.vaelibWeights || {{}})["{key}"] = "{inline}";\n'
+    assert externalize_weights(small, write) == small  # nothing left to move

@@ -1,8 +1,9 @@
-/* The kernel-free latent explorer of the VAE course (see vaelib/web_explorer.py).
+/* The kernel-free explorers of the VAE course (see vaelib/web_explorer.py).
  *
- * Each explorer block carries its decoder as JSON: linear layers with float16 weights and
- * float32 biases, ReLU between layers, a sigmoid at the end. Moving a slider (or
- * clicking a label or the map) decodes the new code here and draws the image on the canvas.
+ * Each block carries its networks as JSON (layer sizes and byte offsets) plus a weights block per
+ * network: float16 weights and float32 biases, ReLU between layers. An explorer decodes a code on
+ * every move of a slider (or click on a label or the map); the drawing pad turns the reader's
+ * strokes into an MNIST-like 28x28 image, encodes it, decodes it and scores it with the ELBO.
  * Every explorer on a page shares this code; it defines window.vaelibExplorer once.
  */
 (function () {
@@ -28,34 +29,49 @@
     return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
   }
 
-  function float16(b64) {
-    const halves = new Uint16Array(bytes(b64).buffer);
-    const out = new Float32Array(halves.length);  // every float16 is exact in float32
-    for (let i = 0; i < halves.length; i++) out[i] = halfToNumber(halves[i]);
-    return out;
+  // A network's weights: an inline block in the page (a notebook's output), or a script file that
+  // the book loaded before this code ran (it sets window.vaelibWeights[key]).
+  const networks = new Map();  // key -> layers, so a decoder shared by two blocks is read once
+  function loadNetwork(spec) {
+    if (networks.has(spec.key)) return networks.get(spec.key);
+    const inline = document.querySelector(`script.vaelib-weights[data-key="${spec.key}"]`);
+    const text = inline ? inline.textContent : (window.vaelibWeights || {})[spec.key];
+    if (!text) throw new Error(`the weights ${spec.key} are missing from this page`);
+    const view = new DataView(bytes(text.trim()).buffer);
+    const layers = spec.layers.map((l) => {
+      const weight = new Float32Array(l.rows * l.cols);  // every float16 is exact in float32
+      for (let i = 0; i < weight.length; i++) weight[i] = halfToNumber(view.getUint16(l.w + 2 * i, true));
+      const bias = new Float32Array(l.rows);
+      for (let i = 0; i < l.rows; i++) bias[i] = view.getFloat32(l.b + 4 * i, true);
+      return { rows: l.rows, cols: l.cols, weight, bias };
+    });
+    networks.set(spec.key, layers);
+    return layers;
   }
 
-  function loadLayers(spec) {
-    return spec.map((l) => ({ rows: l.rows, cols: l.cols, weight: float16(l.weight16), bias: float32(l.bias) }));
-  }
-
-  // code (D numbers) and label -> image (C*H*W numbers in [0, 1]), the same arithmetic as
-  // DecoderExport.decode in Python: h <- relu(W h + b) per layer, sigmoid after the last.
-  function decode(model, code, label) {
-    let h = new Float64Array(model.latentDim + model.numClasses);
-    for (let i = 0; i < model.latentDim; i++) h[i] = code[i];
-    if (model.numClasses) h[model.latentDim + label] = 1;
-    model.layers.forEach((layer, k) => {
+  // h <- relu(W h + b) per layer, no ReLU after the last: the arithmetic of _forward in Python.
+  function forward(layers, input) {
+    let h = Float64Array.from(input);
+    layers.forEach((layer, k) => {
       const out = new Float64Array(layer.rows);
       for (let r = 0; r < layer.rows; r++) {
         let sum = 0;
         const row = r * layer.cols;
         for (let c = 0; c < layer.cols; c++) sum += layer.weight[row + c] * h[c];
         const v = sum + layer.bias[r];
-        out[r] = k < model.layers.length - 1 && v < 0 ? 0 : v;
+        out[r] = k < layers.length - 1 && v < 0 ? 0 : v;
       }
       h = out;
     });
+    return h;
+  }
+
+  // code (D numbers) and label -> image (C*H*W numbers in [0, 1]), as DecoderExport.decode.
+  function decode(model, code, label) {
+    const input = new Float64Array(model.latentDim + model.numClasses);
+    for (let i = 0; i < model.latentDim; i++) input[i] = code[i];
+    if (model.numClasses) input[model.latentDim + label] = 1;
+    const h = forward(model.layers, input);
     const image = new Float32Array(h.length);
     for (let i = 0; i < h.length; i++) image[i] = 1 / (1 + Math.exp(-h[i]));
     return image;
@@ -78,11 +94,272 @@
     big.drawImage(small, 0, 0, canvas.width, canvas.height);
   }
 
+
+  // ------------------------------------------------------------------------------------------
+  // The drawing pad: strokes -> MNIST-like image -> encoder -> map, sliders, ELBO
+  // ------------------------------------------------------------------------------------------
+
+  // Strokes (arrays of [x, y] in pad fractions) -> segments [ax, ay, bx, by]; a lone point is a
+  // zero-length segment. The same as _segments in Python.
+  function segmentsOf(strokes) {
+    const out = [];
+    strokes.forEach((stroke) => {
+      if (stroke.length === 1) out.push([stroke[0][0], stroke[0][1], stroke[0][0], stroke[0][1]]);
+      for (let i = 1; i < stroke.length; i++) out.push([stroke[i - 1][0], stroke[i - 1][1], stroke[i][0], stroke[i][1]]);
+    });
+    return out;
+  }
+
+  // Ink of each pixel from its distance to the nearest segment (pixel units): full within
+  // ink_core, fading to zero at ink_edge. Operation for operation the arithmetic of _rasterize.
+  function rasterize(segments, c) {
+    const n = c.size;
+    const ink = new Float64Array(n * n);
+    for (let row = 0; row < n; row++) {
+      const py = row + 0.5;
+      for (let col = 0; col < n; col++) {
+        const px = col + 0.5;
+        let nearest = Infinity;
+        for (const [ax, ay, bx, by] of segments) {
+          const dx = bx - ax, dy = by - ay;
+          const length2 = dx * dx + dy * dy;
+          let t = length2 > 0 ? ((px - ax) * dx + (py - ay) * dy) / length2 : 0;
+          t = Math.min(1, Math.max(0, t));
+          const ex = px - (ax + t * dx), ey = py - (ay + t * dy);
+          nearest = Math.min(nearest, ex * ex + ey * ey);
+        }
+        ink[row * n + col] = Math.min(1, Math.max(0, (c.ink_edge - Math.sqrt(nearest)) / (c.ink_edge - c.ink_core)));
+      }
+    }
+    return ink;
+  }
+
+  // MNIST's preprocessing (preprocess_strokes in Python): the larger side of the drawing spans
+  // the 20x20 box, then the ink's centre of mass moves to the centre of the 28x28 field.
+  function preprocess(strokes, c) {
+    const n = c.size;
+    const segments = segmentsOf(strokes);
+    if (!segments.length) return new Float64Array(n * n);
+    let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+    segments.forEach(([ax, ay, bx, by]) => {
+      x0 = Math.min(x0, ax, bx); y0 = Math.min(y0, ay, by);
+      x1 = Math.max(x1, ax, bx); y1 = Math.max(y1, ay, by);
+    });
+    const scale = (c.box - 2) / Math.max(x1 - x0, y1 - y0, c.min_extent);
+    const mx = (x0 + x1) / 2, my = (y0 + y1) / 2;
+    const boxed = segments.map(([ax, ay, bx, by]) => [
+      (ax - mx) * scale + n / 2, (ay - my) * scale + n / 2, (bx - mx) * scale + n / 2, (by - my) * scale + n / 2]);
+    const ink = rasterize(boxed, c);
+    let total = 0, sx = 0, sy = 0;
+    const columns = new Float64Array(n), rows = new Float64Array(n);
+    for (let row = 0; row < n; row++) {
+      for (let col = 0; col < n; col++) {
+        rows[row] += ink[row * n + col];
+      }
+    }
+    for (let col = 0; col < n; col++) {
+      for (let row = 0; row < n; row++) columns[col] += ink[row * n + col];
+    }
+    for (let i = 0; i < n; i++) { total += rows[i]; sx += columns[i] * (i + 0.5); sy += rows[i] * (i + 0.5); }
+    if (!(total > 0)) return new Float64Array(n * n);
+    const shiftX = n / 2 - sx / total, shiftY = n / 2 - sy / total;
+    return rasterize(boxed.map(([ax, ay, bx, by]) => [ax + shiftX, ay + shiftY, bx + shiftX, by + shiftY]), c);
+  }
+
+  const softplus = (v) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
+
+  // page_elbo in Python: mu, logvar from the encoder; KL in closed form; the reconstruction term
+  // averaged over the fixed draws z_s = mu + sigma * eps_s, Bernoulli pixels.
+  function score(net, x) {
+    const out = forward(net.encoder, x);
+    const d = net.latentDim;
+    const mu = Array.from(out.slice(0, d)), logvar = Array.from(out.slice(d));
+    let kl = 0;
+    for (let i = 0; i < d; i++) kl += 0.5 * (mu[i] * mu[i] + Math.exp(logvar[i]) - 1 - logvar[i]);
+    let reconstruction = 0;
+    for (let s = 0; s < net.samples; s++) {
+      const z = new Float64Array(d);
+      for (let i = 0; i < d; i++) z[i] = mu[i] + Math.exp(0.5 * logvar[i]) * net.eps[s * d + i];
+      const logits = forward(net.decoder, z);
+      let logp = 0;
+      for (let j = 0; j < logits.length; j++) logp += x[j] * logits[j] - softplus(logits[j]);
+      reconstruction += logp / net.samples;
+    }
+    return { mu, logvar, kl, reconstruction, elbo: reconstruction - kl };
+  }
+
+  const signed = (v) => (v < 0 ? "\u2212" : "") + Math.abs(v).toFixed(1);
+
+  function scoreText(result, typical) {
+    let text = `ELBO ${signed(result.elbo)} nats = reconstruction ${signed(result.reconstruction)} \u2212 KL ${result.kl.toFixed(1)}.`;
+    if (typical) {
+      text += ` Test digits binarized the same way: ${signed(typical.mean)} on average, 95% of them above ${signed(typical.q05)}.`;
+    }
+    return text;
+  }
+
+  function mountDrawing(root, data) {
+    const pad = root.querySelector("canvas.vaelib-draw-pad");
+    const input = root.querySelector("canvas.vaelib-draw-input");
+    const binaryCanvas = root.querySelector("canvas.vaelib-draw-binary");
+    const shape = [1, data.size, data.size];
+    const [lo, hi] = data.range;
+    const nets = {};
+    Object.entries(data.models).forEach(([name, m]) => {
+      nets[name] = {
+        latentDim: m.latent_dim, samples: m.samples, eps: float32(m.eps), typical: m.typical,
+        encoder: loadNetwork(m.encoder), decoder: loadNetwork(m.decoder),
+        section: root.querySelector(`.vaelib-draw-model[data-model="${name}"]`),
+      };
+    });
+    const strokes = [];
+    const state = { strokes, code: null, last: null, updates: 0 };
+    let current = null, pending = false;
+
+    function paint() {
+      const ctx = pad.getContext("2d");
+      ctx.fillStyle = "#000";
+      ctx.fillRect(0, 0, pad.width, pad.height);
+      ctx.strokeStyle = "#fff";
+      ctx.fillStyle = "#fff";
+      ctx.lineWidth = pad.width / 14;
+      ctx.lineCap = "round";
+      ctx.lineJoin = "round";
+      strokes.forEach((stroke) => {
+        ctx.beginPath();
+        stroke.forEach(([x, y], i) => (i ? ctx.lineTo(x * pad.width, y * pad.height) : ctx.moveTo(x * pad.width, y * pad.height)));
+        if (stroke.length === 1) ctx.lineTo(stroke[0][0] * pad.width + 0.01, stroke[0][1] * pad.height);
+        ctx.stroke();
+      });
+    }
+
+    function renderLatent() {
+      const net = nets.latent;
+      if (!net || !state.code) return;
+      const image = decode({ latentDim: net.latentDim, numClasses: 0, layers: net.decoder }, state.code, null);
+      draw(net.section.querySelector("canvas.vaelib-draw-reconstruction"), image, shape);
+      net.section.querySelectorAll("input[type=range]").forEach((s) => {
+        s.value = state.code[+s.dataset.dim];
+        s.nextElementSibling.value = state.code[+s.dataset.dim].toFixed(2);
+      });
+    }
+
+    function update() {
+      pending = false;
+      const image = preprocess(strokes, data);
+      const binary = image.map((v) => (v >= data.threshold ? 1 : 0));
+      draw(input, image, shape);
+      draw(binaryCanvas, binary, shape);
+      const empty = !binary.some((v) => v > 0);
+      const results = {};
+      Object.entries(nets).forEach(([name, net]) => {
+        const text = net.section.querySelector(".vaelib-draw-score");
+        const recon = net.section.querySelector("canvas.vaelib-draw-reconstruction");
+        if (empty) {
+          text.textContent = "Draw a digit in the black square (a mouse, a finger or a pen).";
+          draw(recon, new Float32Array(data.size * data.size), shape);
+          net.section.querySelectorAll(".vaelib-explorer-marker, .vaelib-draw-ellipse").forEach((e) => { e.style.display = "none"; });
+          return;
+        }
+        const result = score(net, binary);
+        results[name] = result;
+        text.textContent = scoreText(result, net.typical);
+        if (name === "plane") {
+          const [left, top, right, bottom] = data.map_box;
+          const fx = (result.mu[0] - lo) / (hi - lo), fy = (result.mu[1] - lo) / (hi - lo);
+          const clamp = (f) => Math.min(1, Math.max(0, f));
+          const x = 100 * (left + clamp(fx) * (right - left)), y = 100 * (bottom - clamp(fy) * (bottom - top));
+          const marker = net.section.querySelector(".vaelib-explorer-marker");
+          const ellipse = net.section.querySelector(".vaelib-draw-ellipse");
+          [marker, ellipse].forEach((e) => { e.style.left = `${x}%`; e.style.top = `${y}%`; e.style.display = "block"; });
+          ellipse.style.width = `${100 * 2 * Math.exp(0.5 * result.logvar[0]) / (hi - lo) * (right - left)}%`;
+          ellipse.style.height = `${100 * 2 * Math.exp(0.5 * result.logvar[1]) / (hi - lo) * (bottom - top)}%`;
+          if (fx < 0 || fx > 1 || fy < 0 || fy > 1) text.textContent += " (\u03bc lies outside the map; the ring sits at its edge.)";
+          const reconstruction = decode({ latentDim: 2, numClasses: 0, layers: net.decoder }, result.mu, null);
+          draw(recon, reconstruction, shape);
+        }
+      });
+      if (nets.latent) {
+        state.code = empty ? null : results.latent.mu.slice();
+        renderLatent();
+      }
+      state.last = { image: Array.from(image), binary: Array.from(binary), results };
+      state.updates += 1;
+      root.dispatchEvent(new CustomEvent("vaelib-explorer-drawn"));
+    }
+
+    function schedule() {
+      if (!pending) {
+        pending = true;
+        requestAnimationFrame(() => pending && update());
+      }
+    }
+
+    function point(event) {
+      const box = pad.getBoundingClientRect();
+      const clamp = (f) => Math.min(1, Math.max(0, f));
+      return [clamp((event.clientX - box.left) / box.width), clamp((event.clientY - box.top) / box.height)];
+    }
+
+    // Pointer events cover the mouse, touch and pens; touch-action: none (CSS) keeps a finger
+    // from scrolling the page instead of drawing.
+    pad.addEventListener("pointerdown", (event) => {
+      event.preventDefault();
+      try { pad.setPointerCapture(event.pointerId); } catch (e) { /* a synthetic pointer */ }
+      current = [point(event)];
+      strokes.push(current);
+      paint();
+      schedule();
+    });
+    pad.addEventListener("pointermove", (event) => {
+      if (!current) return;
+      const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
+      (events.length ? events : [event]).forEach((e) => current.push(point(e)));
+      paint();
+      schedule();
+    });
+    const end = () => {
+      if (!current) return;
+      current = null;
+      update();  // at once, not at the next frame: the numbers are final when the stroke ends
+    };
+    pad.addEventListener("pointerup", end);
+    pad.addEventListener("pointercancel", end);
+    root.querySelector(".vaelib-draw-clear").addEventListener("click", () => {
+      strokes.length = 0;
+      current = null;
+      paint();
+      update();
+    });
+    if (nets.latent) {
+      nets.latent.section.querySelectorAll("input[type=range]").forEach((s) => s.addEventListener("input", () => {
+        if (!state.code) state.code = new Array(nets.latent.latentDim).fill(0);
+        state.code[+s.dataset.dim] = parseFloat(s.value);
+        renderLatent();
+      }));
+      nets.latent.section.querySelector(".vaelib-draw-to-mu").addEventListener("click", () => {
+        if (state.last && state.last.results.latent) state.code = state.last.results.latent.mu.slice();
+        renderLatent();
+      });
+    }
+    root.vaelib = {
+      state, update, preprocess: (s) => Array.from(preprocess(s, data)),
+      score: (name, x) => score(nets[name], x),
+    };
+    paint();
+    update();
+  }
+
   function mount(root) {
     try {
       const data = JSON.parse(root.querySelector("script.vaelib-explorer-data").textContent);
+      if (data.kind === "draw") {
+        mountDrawing(root, data);
+        root.dataset.ready = "1";
+        return;
+      }
       const model = {
-        latentDim: data.latent_dim, numClasses: data.num_classes, layers: loadLayers(data.layers),
+        latentDim: data.latent_dim, numClasses: data.num_classes, layers: loadNetwork(data.decoder),
       };
       const state = { code: data.z0.slice(), label: data.label };
       const canvas = root.querySelector("canvas.vaelib-explorer-canvas");
