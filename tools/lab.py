@@ -12,6 +12,13 @@ folder git ignores: each chapter is copied there the first time and never overwr
 asking, and `git pull` always works. When a pull changes a chapter that already has a copy, this
 script says so and `--update` fetches it (the old copy is kept next to it).
 
+The copies are the chapters as JupyterLab can show them. jupyterlab-myst renders the chapters'
+MyST (directives, roles, exercises, solutions, numbered equations) but has neither the book's
+bibliography nor its files: a `{cite}` role would show a bare key marked "Citation Not Found" and a
+`literalinclude` nothing at all. So in a copy every citation is written out as (Author, year) from
+`book/references.bib`, and every `literalinclude` becomes the code it includes, as it was when the
+copy was made.
+
 It also switches on JupyterLab's "save widget state" for this Python environment (an
 `overrides.json` next to JupyterLab), so a reopened chapter shows its explorers and progress bars
 as they were left instead of "Error displaying widget: model not found".
@@ -20,23 +27,104 @@ as they were left instead of "Error displaying widget: model not found".
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
 COPIES = ROOT / "my-chapters"
+BIBLIOGRAPHY = ROOT / "book" / "references.bib"
 RECORD = ".copied-from.json"  # chapter name -> hash of the chapter the copy was made from
 SAVE_WIDGET_STATE = {"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True}}
 
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+_CITE = re.compile(r"\{cite(?::\w+)?\}`([^`]+)`")
+_INCLUDE = re.compile(r"```\{literalinclude\}[ \t]+(\S+)[ \t]*\n((?:[ \t]*:[\w-]+:.*\n)*)```")
+_ACCENTS = {"'": "\u0301", '"': "\u0308", "`": "\u0300", "^": "\u0302", "~": "\u0303", "c": "\u0327"}
+
+
+def _plain(tex: str) -> str:
+    """BibTeX text as plain Unicode: {\\'e} -> é, braces dropped."""
+    import unicodedata
+
+    for macro, letter in (("o", "ø"), ("O", "Ø"), ("aa", "å"), ("AA", "Å"), ("ss", "ß"), ("l", "ł")):
+        tex = re.sub(r"\\" + macro + r"\b\s*", letter, tex)
+    text = re.sub(r"\{?\\(['\"`^~c])\s*\{?(\w)\}?\}?",
+                  lambda m: unicodedata.normalize("NFC", m.group(2) + _ACCENTS[m.group(1)]), tex)
+    return re.sub(r"\s+", " ", text.replace("{", "").replace("}", "")).strip()
+
+
+def read_bibliography(path: Path = BIBLIOGRAPHY) -> dict[str, str]:
+    """BibTeX key -> "Author, year", "Author & Other, year" or "Author et al., year"."""
+    entries = {}
+    for match in re.finditer(r"@\w+\s*\{\s*([^,\s]+)\s*,(.*?)\n\}", path.read_text(encoding="utf-8"), re.S):
+        key, body = match.groups()
+        fields = dict(re.findall(r"(\w+)\s*=\s*\{((?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*)\}", body))
+        names = [_plain(a).split(",")[0].strip() for a in re.split(r"\s+and\s+", fields.get("author", ""))]
+        names = [n for n in names if n] or [key]
+        who = names[0] if len(names) == 1 else (f"{names[0]} & {names[1]}" if len(names) == 2 else f"{names[0]} et al.")
+        entries[key] = f"{who}, {_plain(fields.get('year', 'n.d.'))}"
+    return entries
+
+
+def _included_code(target: str, options: str, base: Path) -> str:
+    """The code a `literalinclude` shows: the whole file or the `:pyobject:` it names."""
+    path = (base / target).resolve()
+    source = path.read_text(encoding="utf-8")
+    wanted = dict(re.findall(r":([\w-]+):[ \t]*(.*)", options))
+    language = wanted.get("language", "python" if path.suffix == ".py" else "")
+    code, where = source, f"`{target.lstrip('./')}`"
+    if "pyobject" in wanted:
+        nodes = ast.parse(source).body
+        for part in wanted["pyobject"].strip().split("."):
+            node = next((n for n in nodes if getattr(n, "name", None) == part), None)
+            if node is None:
+                raise ValueError(f"{path} has no {wanted['pyobject']} (literalinclude :pyobject:)")
+            nodes = getattr(node, "body", [])
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        code = textwrap.dedent("\n".join(source.splitlines()[first - 1:node.end_lineno]))
+        where = f"`{wanted['pyobject'].strip()}` in {where}"
+    return f"{where}:\n\n```{language}\n{code.rstrip()}\n```"
+
+
+def for_jupyterlab(notebook: dict, base: Path, bibliography: dict[str, str]) -> dict:
+    """The notebook with citations written out and included code inlined (markdown cells only).
+
+    Args:
+        notebook: nbformat JSON, changed in place and returned.
+        base: the folder a `literalinclude` path is relative to (the chapter's own folder).
+        bibliography: :func:`read_bibliography`.
+    """
+    def cite(match: re.Match) -> str:
+        return "(" + "; ".join(bibliography.get(k.strip(), k.strip()) for k in match.group(1).split(",")) + ")"
+
+    for cell in notebook["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        text = "".join(cell["source"])
+        new = _INCLUDE.sub(lambda m: _included_code(m.group(1), m.group(2), base), _CITE.sub(cite, text))
+        if new != text:
+            cell["source"] = new.splitlines(keepends=True)
+    return notebook
+
+
+def _copy(source: Path, target: Path) -> None:
+    notebook = for_jupyterlab(json.loads(source.read_text(encoding="utf-8")), source.parent,
+                              read_bibliography())
+    target.write_text(json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+                      encoding="utf-8")
 
 
 def _record(folder: Path) -> dict[str, str]:
@@ -56,7 +144,7 @@ def make_copies(chapters: Path = CHAPTERS, folder: Path = COPIES) -> tuple[list[
     for source in sorted(chapters.glob("*.ipynb")):
         target = folder / source.name
         if not target.exists():
-            target.write_bytes(source.read_bytes())
+            _copy(source, target)
             record[source.name] = _digest(source)
             copied.append(source.name)
         elif record.get(source.name) not in (None, _digest(source)):
@@ -87,7 +175,7 @@ def update_copy(name: str, chapters: Path = CHAPTERS, folder: Path = COPIES, *, 
     else:
         kept = target
     folder.mkdir(exist_ok=True)
-    target.write_bytes(source.read_bytes())
+    _copy(source, target)
     record = _record(folder)
     record[name] = _digest(source)
     (folder / RECORD).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
