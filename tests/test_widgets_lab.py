@@ -47,14 +47,19 @@ def test_a_click_on_the_map_moves_the_point_to_the_clicked_code():
     assert 0 <= left < right <= 1 and 0 <= top < bottom <= 1
     # a quarter of the way across the plot area, three quarters of the way down: (-1, -1)
     fx, fy = left + 0.25 * (right - left), top + 0.75 * (bottom - top)
-    before = explorer.map.png
+    center = [(left + right) / 2, (top + bottom) / 2]
+    assert explorer.map.marker == pytest.approx(center), "the marker starts at z0 = 0"
     explorer.map.click = [fx, fy, 1]  # what the page sends
-    assert [s.value for s in explorer.sliders] == pytest.approx([-1.0, -1.0], abs=0.026)
-    assert explorer.z.tolist() == pytest.approx([explorer.sliders[0].value, 0.0, explorer.sliders[1].value])
+    a, b = (s.value for s in explorer.sliders)
+    assert [a, b] == pytest.approx([-1.0, -1.0], abs=0.026)
+    assert explorer.z.tolist() == pytest.approx([a, 0.0, b])
     with torch.no_grad():
         expected = torch.sigmoid(model.decode(explorer.z.unsqueeze(0)))[0]
     assert torch.allclose(explorer.image, expected)
-    assert explorer.map.png != before, "the marker moves on the map"
+    # the marker is drawn where the new point lies: the click, up to the slider's step
+    assert explorer.map.marker == pytest.approx([fx, fy], abs=0.026 / 4 * (right - left) + 1e-6)
+    explorer.sliders[0].value = 2.0  # the marker follows the sliders too
+    assert explorer.map.marker[0] == pytest.approx(right)
 
 
 def test_a_click_beside_the_plot_area_goes_to_the_nearest_edge():
@@ -68,5 +73,7 @@ def test_a_click_beside_the_plot_area_goes_to_the_nearest_edge():
 def test_the_map_is_the_plane_figure_and_a_valid_png():
     _, explorer = _plane()
     png = base64.b64decode(explorer.map.png)
-    assert Image.open(BytesIO(png)).size == Image.open(BytesIO(explorer.static_png)).size
-    assert "click" in ClickableImage._esm and "save_changes" in ClickableImage._esm
+    assert png == explorer.static_png and Image.open(BytesIO(png)).size[0] > 100
+    explorer.click(0.5, 0.5)
+    assert base64.b64decode(explorer.map.png) == png, "a move draws no new PNG; the page moves the marker"
+    assert "click" in ClickableImage._esm and "change:marker" in ClickableImage._esm

@@ -101,42 +101,64 @@ def _figure_png(fig) -> bytes:
 
 
 class ClickableImage(anywidget.AnyWidget):
-    """A PNG that reports where it was clicked (ipywidgets' own Image reports nothing).
+    """A PNG that reports where it was clicked and marks a point (ipywidgets' Image does neither).
 
     Attributes:
         png: the image, PNG bytes encoded as base64 text.
         width: its CSS width (the height follows the image's aspect ratio).
-        click: after a click, ``[fx, fy, n]``: the click's position as fractions of the image's
-            width and height from its top-left corner, and a counter, so that two clicks on the
-            same spot are two changes.
+        marker: ``[fx, fy]``, where to draw a circle, as fractions of the image's width and height
+            from its top-left corner; ``[]`` for none.
+        click: after a click, ``[fx, fy, n]``: the click's position in the same fractions, and a
+            counter, so that two clicks on the same spot are two changes.
     """
 
-    # A few lines of JavaScript that JupyterLab (and any other anywidget frontend) runs in the page.
+    # A few lines of JavaScript that JupyterLab (and any other anywidget frontend) runs in the page;
+    # the marker is drawn there, so a move costs no new PNG.
     _esm = """
     function render({ model, el }) {
+      const box = document.createElement("div");
+      box.style.position = "relative";
+      box.style.display = "inline-block";
       const img = document.createElement("img");
       img.className = "vaelib-clickable-image";
       img.style.cursor = "crosshair";
+      img.style.display = "block";
       img.alt = "map: click to move the point";
+      const marker = document.createElement("div");
+      marker.className = "vaelib-clickable-marker";
+      Object.assign(marker.style, { position: "absolute", width: "16px", height: "16px", margin: "-8px 0 0 -8px",
+        border: "3px solid #D55E00", borderRadius: "50%", boxSizing: "border-box", pointerEvents: "none" });
       const draw = () => {
         img.src = "data:image/png;base64," + model.get("png");
         img.style.width = model.get("width");
       };
+      const place = () => {
+        const point = model.get("marker");
+        marker.style.display = point.length === 2 ? "block" : "none";
+        if (point.length === 2) {
+          marker.style.left = `${100 * point[0]}%`;
+          marker.style.top = `${100 * point[1]}%`;
+        }
+      };
       draw();
+      place();
       model.on("change:png", draw);
       model.on("change:width", draw);
+      model.on("change:marker", place);
       img.addEventListener("click", (event) => {
-        const box = img.getBoundingClientRect();
+        const rect = img.getBoundingClientRect();
         const count = (model.get("click")[2] || 0) + 1;
-        model.set("click", [(event.clientX - box.left) / box.width, (event.clientY - box.top) / box.height, count]);
+        model.set("click", [(event.clientX - rect.left) / rect.width, (event.clientY - rect.top) / rect.height, count]);
         model.save_changes();
       });
-      el.appendChild(img);
+      box.append(img, marker);
+      el.appendChild(box);
     }
     export default { render };
     """
     png = traitlets.Unicode("").tag(sync=True)
     width = traitlets.Unicode("360px").tag(sync=True)
+    marker = traitlets.List([]).tag(sync=True)
     click = traitlets.List([]).tag(sync=True)
 
     def set_png(self, png: bytes) -> None:
@@ -303,8 +325,6 @@ class PlaneExplorer(_Explorer):
         ax.set_xlabel(f"$z_{{{dims[0] + 1}}}$")
         ax.set_ylabel(f"$z_{{{dims[1] + 1}}}$")
         self.static_png = _figure_png(fig)
-        self._marker = ax.plot([0], [0], marker="o", ms=12, mfc="none", mec="#D55E00", mew=2.5)[0]
-        self._figure = fig
         # Where the plot area's corners (lo, hi) and (hi, lo) fall in the saved PNG, as fractions
         # (left, top, right, bottom) of its size, so a click on the map becomes a code again.
         width, height = fig.bbox.width, fig.bbox.height
@@ -312,6 +332,7 @@ class PlaneExplorer(_Explorer):
         box = (x0 / width, 1 - y0 / height, x1 / width, 1 - y1 / height)
         self.plane_box, self.extent = box, (lo, hi)
         self.map = ClickableImage(width="360px")
+        self.map.set_png(self.static_png)  # drawn once; the page moves the marker over it
         self.map.observe(self._on_click, names="click")
         self.picture = w.Image(format="png", layout=w.Layout(width="168px", height="168px"))
         self.sliders = [w.FloatSlider(value=float(self.z0[d]), min=lo, max=hi, step=0.05,
@@ -360,11 +381,13 @@ class PlaneExplorer(_Explorer):
         self.render()
 
     def render(self) -> None:
-        """Redraw the marker on the map and the decoded image at the current point."""
+        """Move the marker on the map and redraw the decoded image at the current point."""
         a, b = (s.value for s in self.sliders)
         self.z[self.dims[0]], self.z[self.dims[1]] = a, b
-        self._marker.set_data([a], [b])
-        self.map.set_png(_figure_png(self._figure))
+        left, top, right, bottom = self.plane_box
+        lo, hi = self.extent
+        self.map.marker = [left + (a - lo) / (hi - lo) * (right - left),
+                           bottom - (b - lo) / (hi - lo) * (bottom - top)]
         self.image = self._decode_cpu(self.z.unsqueeze(0))[0]
         self.picture.value = image_png(self.image)
 

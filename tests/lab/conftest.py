@@ -81,6 +81,13 @@ def jupyterlab(tmp_path_factory) -> Iterator[Lab]:
     shutil.copy(Path(__file__).with_name("explorers.ipynb"), root / "explorers.ipynb")
     if not lab.save_widget_state():
         pytest.fail(f"cannot write {lab.settings_overrides_path()}")
+    # Fresh user settings: every cell rendered (no windowing, so the tests can see every cell) and
+    # no news or update checks, which would reach outside the machine.
+    for plugin, values in {"notebook-extension/tracker": {"windowingMode": "none"},
+                           "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False}}.items():
+        path = base / "settings" / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ,
                JUPYTERLAB_SETTINGS_DIR=str(base / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"),
@@ -93,8 +100,8 @@ def jupyterlab(tmp_path_factory) -> Iterator[Lab]:
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         "--ServerApp.disable_check_xsrf=False", "--LabApp.news_url=None",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+         "--LabApp.expose_app_in_browser=True",  # the tests drive JupyterLab's commands
+         *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])],
         env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     started = Lab(url=url, token=token, root=root, log=log)
