@@ -29,7 +29,9 @@ def _app(page, command: str, args: dict | None = None):
 
 def open_notebook(page, name: str):
     _app(page, "docmanager:open", {"path": name})
-    panel = page.locator(f".jp-NotebookPanel:has(.jp-Notebook)").last
+    page.wait_for_function("n => { const w = window.jupyterapp.shell.currentWidget; return w && w.context && w.context.path === n; }",
+                           arg=name)
+    panel = page.locator("#" + page.evaluate("() => window.jupyterapp.shell.currentWidget.id"))
     panel.locator(".jp-Notebook .jp-Cell").first.wait_for()
     wait_idle(page)
     return panel
