@@ -144,7 +144,7 @@ def lab_page(browser, jupyterlab):  # noqa: F811 (the imported fixture)
     context.route("**/*", route)
     page = context.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("pageerror", lambda e: errors.append(f"{e}\n{(e.stack or '')[:600]}"))
     page.goto(f"{jupyterlab.url}lab?token={jupyterlab.token}")
     page.wait_for_selector("#jp-main-dock-panel", state="attached", timeout=120_000)
     page.errors = errors

@@ -97,6 +97,10 @@ def test_chapter_2_reads_as_in_the_book(lab_page, jupyterlab):
     page = lab_page
     panel = open_notebook(page, "02_elbo.ipynb")
     cells = panel.locator(".jp-Notebook .jp-MarkdownCell")
+    # jupyterlab-myst renders cell by cell: wait for the last exercise's difficulty line
+    page.wait_for_function("n => document.querySelectorAll('.jp-MarkdownCell strong').length > 0 && "
+                           "Array.from(document.querySelectorAll('.jp-MarkdownCell strong'))"
+                           ".filter(e => e.textContent.includes('Difficulty:')).length >= n", arg=4)
     text = panel.locator(".jp-Notebook").inner_text()
     # math typeset (KaTeX), equation numbers and {eq} references resolved
     assert panel.locator(".jp-MarkdownCell .katex").count() > 50
@@ -115,6 +119,18 @@ def test_chapter_2_reads_as_in_the_book(lab_page, jupyterlab):
     assert "def kl_standard_normal_per_dim" in text, "the included code is shown"
     assert not is_dirty(page), "opening the chapter marked it modified (kernelspec or language_info)"
     cells.first.screenshot(path=str(screenshot_dir() / "02_elbo-top.png"))
+    # a learner's own MyST cell renders too (jupyterlab-myst and this JupyterLab's shared models)
+    last = panel.locator(".jp-Notebook .jp-Cell").last
+    last.scroll_into_view_if_needed()
+    last.locator(".jp-Cell-inputWrapper").click(position={"x": 5, "y": 5})  # select, as a reader does
+    _app(page, "notebook:insert-cell-below")
+    _app(page, "notebook:change-cell-to-markdown")
+    page.evaluate("""() => window.jupyterapp.shell.currentWidget.content.activeCell.model.sharedModel.setSource(
+        '```{note}\\nMy own note: $a^2 + b^2$ and {math}`c^2`.\\n```')""")
+    _app(page, "notebook:run-cell")
+    mine = panel.locator(".jp-Notebook .jp-MarkdownCell").last
+    mine.locator("aside:has-text('My own note')").wait_for()
+    assert mine.locator(".katex").count() == 2
     exercise_cell = panel.locator(".jp-Notebook .jp-Cell:has(aside:has-text('Exercise 1'))").first
     exercise_cell.scroll_into_view_if_needed()
     exercise_cell.screenshot(path=str(screenshot_dir() / "02_elbo-exercise.png"))
