@@ -22,6 +22,17 @@ from .conftest import screenshot_dir
 MODEL_NOT_FOUND = "model not found"
 
 
+def page_errors(page) -> list[str]:
+    """Uncaught errors in the page, less one known and harmless one.
+
+    JupyterLab's cell toolbar checks whether it overlaps the active markdown cell by reading
+    ``inputArea.renderedInput.node``; a cell rendered by jupyterlab-myst has no ``renderedInput``,
+    so that idle-time check throws "Cannot read properties of undefined (reading 'node')" from
+    ``_markdownOverlapsToolbar``. Only the toolbar's overlap class is lost; the cell is rendered.
+    """
+    return [e for e in page.errors if not ("reading 'node'" in e and "jlab_core" in e)]
+
+
 def _app(page, command: str, args: dict | None = None):
     """Run a JupyterLab command (the app is exposed to the page by the test server)."""
     return page.evaluate("([c, a]) => window.jupyterapp.commands.execute(c, a)", [command, args or {}])
@@ -134,7 +145,7 @@ def test_chapter_2_reads_as_in_the_book(lab_page, jupyterlab):
     exercise_cell = panel.locator(".jp-Notebook .jp-Cell:has(aside:has-text('Exercise 1'))").first
     exercise_cell.scroll_into_view_if_needed()
     exercise_cell.screenshot(path=str(screenshot_dir() / "02_elbo-exercise.png"))
-    assert not page.errors, page.errors
+    assert not page_errors(page), page_errors(page)
 
 
 def test_explorers_work_and_survive_a_restart(lab_page, jupyterlab):
@@ -185,7 +196,7 @@ def test_explorers_work_and_survive_a_restart(lab_page, jupyterlab):
         assert images.count() >= 2, f"cell {cell}: the reopened explorer lost its images"
         assert all(i.evaluate("el => el.naturalWidth") > 0 for i in images.all())
     panel.screenshot(path=str(screenshot_dir() / "explorers-reopened.png"))
-    assert not page.errors, page.errors
+    assert not page_errors(page), page_errors(page)
 
 
 CHAPTERS = [c.strip() for c in os.environ.get("VAELIB_LAB_CHAPTERS", "07_cvae").split(",") if c.strip()]
@@ -208,4 +219,4 @@ def test_a_whole_chapter_runs_in_jupyterlab(lab_page, jupyterlab, chapter):
         explorer.screenshot(path=str(screenshot_dir() / f"{chapter}-explorer-{i + 1}.png"))
     assert MODEL_NOT_FOUND not in panel.inner_text()
     _app(page, "docmanager:save")
-    assert not page.errors, page.errors
+    assert not page_errors(page), page_errors(page)
