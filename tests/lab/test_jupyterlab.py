@@ -142,6 +142,9 @@ def test_chapter_2_reads_as_in_the_book(lab_page, jupyterlab):
     mine = panel.locator(".jp-Notebook .jp-MarkdownCell").last
     mine.locator("aside:has-text('My own note')").wait_for()
     assert mine.locator(".katex").count() == 2
+    code_cell = panel.locator(".jp-Notebook .jp-MarkdownCell:has-text('def kl_standard_normal_per_dim')").first
+    code_cell.scroll_into_view_if_needed()
+    code_cell.screenshot(path=str(screenshot_dir() / "02_elbo-included-code.png"))
     exercise_cell = panel.locator(".jp-Notebook .jp-Cell:has(aside:has-text('Exercise 1'))").first
     exercise_cell.scroll_into_view_if_needed()
     exercise_cell.screenshot(path=str(screenshot_dir() / "02_elbo-exercise.png"))
