@@ -6,6 +6,7 @@
   under the sliders, a slider, a digit button and a click on the map each change the decoded image;
   then save, restart the kernel, reload: the explorers are shown from the saved widget state, and
   nowhere "Error displaying widget: model not found".
+- Every chapter (a learner's copy) opens with no book-only markup left raw and stays unmodified.
 - Whole chapters (VAELIB_LAB_CHAPTERS, default chapter 7): Run All without an error output, the
   explorers' figures shown, screenshots for review.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -199,6 +201,30 @@ def test_explorers_work_and_survive_a_restart(lab_page, jupyterlab):
         assert images.count() >= 2, f"cell {cell}: the reopened explorer lost its images"
         assert all(i.evaluate("el => el.naturalWidth") > 0 for i in images.all())
     panel.screenshot(path=str(screenshot_dir() / "explorers-reopened.png"))
+    assert not page_errors(page), page_errors(page)
+
+
+ALL_CHAPTERS = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "chapters").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("chapter", ALL_CHAPTERS)
+def test_every_chapter_opens_rendered_and_unmodified(lab_page, jupyterlab, chapter):
+    """No book-only markup left raw, and opening does not mark the chapter modified."""
+    page = lab_page
+    panel = open_notebook(page, f"{chapter}.ipynb")
+    page.wait_for_function("() => document.querySelectorAll('.jp-MarkdownCell .katex').length > 0")
+    text = panel.locator(".jp-Notebook").inner_text()
+    for raw in ("```{", "{cite}", "{literalinclude}", "{eq}", ":label:"):
+        assert raw not in text, f"raw MyST in JupyterLab: {raw!r}"
+    assert panel.locator("[title='Citation Not Found']").count() == 0
+    assert not is_dirty(page), "opening the chapter marked it modified (kernelspec or language_info)"
+    included = panel.locator(".jp-Notebook .jp-MarkdownCell:has(pre):has-text(' in `vaelib/'), "
+                             ".jp-Notebook .jp-MarkdownCell:has(pre):has-text(' in vaelib/')")
+    if included.count():
+        included.first.scroll_into_view_if_needed()
+        included.first.screenshot(path=str(screenshot_dir() / f"{chapter}-included-code.png"))
+    panel.screenshot(path=str(screenshot_dir() / f"{chapter}-top.png"))
+    _app(page, "docmanager:close")  # a later chapter is then the current widget
     assert not page_errors(page), page_errors(page)
 
 
