@@ -37,7 +37,8 @@ def page_errors(page) -> list[str]:
 
 def _app(page, command: str, args: dict | None = None):
     """Run a JupyterLab command (the app is exposed to the page by the test server)."""
-    return page.evaluate("([c, a]) => window.jupyterapp.commands.execute(c, a)", [command, args or {}])
+    # the result (e.g. the opened widget) is not passed back: it cannot be serialized
+    page.evaluate("async ([c, a]) => { await window.jupyterapp.commands.execute(c, a); }", [command, args or {}])
 
 
 def open_notebook(page, name: str):
