@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -194,7 +193,8 @@ def test_explorers_work_and_survive_a_restart(lab_page, jupyterlab):
     page.reload()
     page.wait_for_selector("#jp-main-dock-panel", state="attached")
     panel = open_notebook(page, "explorers.ipynb")
-    time.sleep(3)  # the widget manager restores the saved state after the kernel connects
+    # the widget manager restores the saved state once the kernel has connected
+    output_of(panel, 4).locator(".widget-image").first.wait_for(timeout=90_000)
     text = panel.inner_text()
     assert MODEL_NOT_FOUND not in text, "a reopened explorer shows 'model not found'"
     for cell in (2, 3, 4):
