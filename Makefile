@@ -2,7 +2,9 @@
 #   make book   execute every chapter and build the HTML book into _build/html
 #   make test   lint, unit tests, every notebook under nbval, the book with warnings as errors,
 #               then the built book in a headless browser
-#   make lab    JupyterLab with working widgets (installs only what the notebooks need)
+#   make lab    JupyterLab on your own copies of the chapters, in my-chapters/ (installs only what
+#               the notebooks need; see tools/lab.py)
+#   make lab-test   JupyterLab itself in headless Chromium (run before each release; not in `make test`)
 #   make student / make grade SUBMISSIONS=folder CHAPTER=01_autoencoders   assignments
 #   make grade-timing [CHAPTER=01_autoencoders COPIES=20]   grading time, sandbox and trusted
 #   make clean  remove the build, the caches and the virtual environment
@@ -34,7 +36,7 @@ $(BUILD_TARGETS): export TQDM_DISABLE := 1
 $(BUILD_TARGETS): export PYTHONHASHSEED := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: book test lint unit notebooks book-from-cache browser lab clean venv student grade \
+.PHONY: book test lint unit notebooks book-from-cache browser lab lab-test clean venv student grade \
 	grade-timing python-versions sync-setup-cell
 
 venv: $(STAMP)
@@ -60,7 +62,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check vaelib tests bench chapters tools
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -q --ignore=tests/browser $(XDIST)
+	$(BIN)/python -m pytest tests -q --ignore=tests/browser --ignore=tests/lab $(XDIST)
 
 notebooks: $(STAMP)
 	VAELIB_DEVICE=cpu $(BIN)/python -m tests.standalone chapters/*.ipynb -- \
@@ -106,9 +108,16 @@ grade-timing: $(STAMP)
 	$(BIN)/python -m vaelib.assignments grade _build/grade-timing --chapter chapters/$(or $(CHAPTER),01_autoencoders).ipynb \
 		--csv _build/grade-timing-trusted.csv --trusted
 
-# The learner's setup: the package and JupyterLab only (no book or test tools).
+# The learner's setup: the package and JupyterLab only (no book or test tools). The learner works
+# in my-chapters/, copies that git ignores, so `git pull` never meets an edited chapter.
 lab: $(LAB_STAMP)
-	$(BIN)/jupyter lab chapters
+	$(BIN)/python tools/lab.py
+
+# JupyterLab in headless Chromium (tests/lab/): MyST rendered in chapter 2, an explorer run, moved,
+# clicked, saved and reopened after a kernel restart. Installs the lab extra into .venv itself.
+# Screenshots land in _build/lab-screenshots. Run before each release (see the README).
+lab-test: $(STAMP) $(LAB_STAMP)
+	$(BIN)/python -m pytest tests/lab -q
 
 $(LAB_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

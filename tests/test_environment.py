@@ -129,8 +129,9 @@ def test_supported_pythons_agree():
 def test_required_course_dependencies_are_listed():
     core, extras = _pyproject()
     names = set(core) | {name for reqs in extras.values() for name in reqs}
-    for needed in ["torch", "torchvision", "numpy", "sympy", "matplotlib", "ipywidgets", "tqdm",
-                   "jupyter-book", "nbval", "mlxtend", "jupyterlab"]:
+    for needed in ["torch", "torchvision", "numpy", "sympy", "matplotlib", "ipywidgets", "anywidget",
+                   "tqdm", "jupyter-book", "nbval", "mlxtend", "jupyterlab"]:
         assert needed in names
-    # the learner's extra stays lean: the notebooks need the package and JupyterLab only
-    assert set(extras["lab"]) == {"jupyterlab"}
+    # the learner's extra stays lean: the notebooks need the package, JupyterLab and its MyST
+    # renderer (the chapters' directives, roles and exercises), nothing else
+    assert set(extras["lab"]) == {"jupyterlab", "jupyterlab-myst"}

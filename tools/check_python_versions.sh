@@ -55,7 +55,7 @@ for version in "${versions[@]}"; do
         "$env/bin/python" -c "import sys, torch; print(sys.version); print('torch', torch.__version__)"
     )
     step "$version" "install" install || { status=1; continue; }
-    step "$version" "unit tests" "$env/bin/python" -m pytest tests -q --ignore=tests/browser \
+    step "$version" "unit tests" "$env/bin/python" -m pytest tests -q --ignore=tests/browser --ignore=tests/lab \
         -p no:cacheprovider || status=1
     step "$version" "chapters 2 and 4 alone" "$env/bin/python" -m tests.standalone --no-book-cache \
         chapters/02_elbo.ipynb chapters/04_vae.ipynb -- --nbval-cell-timeout="${CELL_TIMEOUT:-900}" -q || status=1

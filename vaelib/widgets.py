@@ -6,20 +6,28 @@ representations: the live widget, which JupyterLab shows; when it was given a va
 MLP decoder, a kernel-free HTML explorer that decodes in the reader's browser
 (:mod:`vaelib.web_explorer`), which the rendered book shows; and a static PNG of the same content
 (a traversal grid or a decoded plane) for every other frontend.
+
+The live widget shows what the book's explorer shows: the figure under the sliders (the traversal
+grid, the same-style grid) and, for a plane, a map that answers a click (:class:`ClickableImage`).
+A widget needs its kernel; JupyterLab shows it again after a reopen only from the widget state
+saved in the notebook, which ``tools/lab.py`` switches on for the learner's JupyterLab.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Callable, Sequence
 
+import anywidget
 import numpy as np
 import torch
+import traitlets
 from torch import nn
 
 from . import plots, web_explorer
 
-__all__ = ["LatentExplorer", "PlaneExplorer", "ConditionalExplorer", "image_png"]
+__all__ = ["LatentExplorer", "PlaneExplorer", "ConditionalExplorer", "ClickableImage", "image_png"]
 
 Decode = Callable[[torch.Tensor], torch.Tensor]
 Source = Decode | nn.Module
@@ -92,6 +100,80 @@ def _figure_png(fig) -> bytes:
     return buffer.getvalue()
 
 
+class ClickableImage(anywidget.AnyWidget):
+    """A PNG that reports where it was clicked and marks a point (ipywidgets' Image does neither).
+
+    Attributes:
+        png: the image, PNG bytes encoded as base64 text.
+        width: its CSS width (the height follows the image's aspect ratio).
+        marker: ``[fx, fy]``, where to draw a circle, as fractions of the image's width and height
+            from its top-left corner; ``[]`` for none.
+        click: after a click, ``[fx, fy, n]``: the click's position in the same fractions, and a
+            counter, so that two clicks on the same spot are two changes.
+    """
+
+    # A few lines of JavaScript that JupyterLab (and any other anywidget frontend) runs in the page;
+    # the marker is drawn there, so a move costs no new PNG.
+    _esm = """
+    function render({ model, el }) {
+      const box = document.createElement("div");
+      box.style.position = "relative";
+      box.style.display = "inline-block";
+      const img = document.createElement("img");
+      img.className = "vaelib-clickable-image";
+      img.style.cursor = "crosshair";
+      img.style.display = "block";
+      img.alt = "map: click to move the point";
+      const marker = document.createElement("div");
+      marker.className = "vaelib-clickable-marker";
+      Object.assign(marker.style, { position: "absolute", width: "16px", height: "16px", margin: "-8px 0 0 -8px",
+        border: "3px solid #D55E00", borderRadius: "50%", boxSizing: "border-box", pointerEvents: "none" });
+      const draw = () => {
+        img.src = "data:image/png;base64," + model.get("png");
+        img.style.width = model.get("width");
+      };
+      const place = () => {
+        const point = model.get("marker");
+        marker.style.display = point.length === 2 ? "block" : "none";
+        if (point.length === 2) {
+          marker.style.left = `${100 * point[0]}%`;
+          marker.style.top = `${100 * point[1]}%`;
+        }
+      };
+      draw();
+      place();
+      model.on("change:png", draw);
+      model.on("change:width", draw);
+      model.on("change:marker", place);
+      img.addEventListener("click", (event) => {
+        const rect = img.getBoundingClientRect();
+        const count = (model.get("click")[2] || 0) + 1;
+        model.set("click", [(event.clientX - rect.left) / rect.width, (event.clientY - rect.top) / rect.height, count]);
+        model.save_changes();
+      });
+      box.append(img, marker);
+      el.appendChild(box);
+    }
+    export default { render };
+    """
+    png = traitlets.Unicode("").tag(sync=True)
+    width = traitlets.Unicode("360px").tag(sync=True)
+    marker = traitlets.List([]).tag(sync=True)
+    click = traitlets.List([]).tag(sync=True)
+
+    def set_png(self, png: bytes) -> None:
+        """Show new PNG bytes."""
+        self.png = base64.b64encode(png).decode("ascii")
+
+
+def _figure_widget(png: bytes, caption: str):
+    """The static figure under a live explorer's sliders, with its caption."""
+    import ipywidgets as w
+
+    return w.VBox([w.Image(value=png, format="png", layout=w.Layout(max_width="100%", width="auto")),
+                   w.HTML(f"<i>{caption}</i>")])
+
+
 class _Explorer:
     """Shared display logic: the widget for live frontends, a PNG for static pages."""
 
@@ -158,19 +240,20 @@ class LatentExplorer(_Explorer):
         reset.on_click(lambda _: self.set(self._z0))
         for s in self.sliders:
             s.observe(self._on_change, names="value")
-        self.widget = w.VBox([w.HTML(f"<b>{title}</b>"),
-                              w.HBox([self.picture, w.VBox([*self.sliders, reset])])])
         self.render()
         self.static_png = _figure_png(plots.traversal_grid(
             self._decode_cpu, self._z0, dims=self.dims[:10],
             values=np.linspace(lo, hi, 9).tolist(),
             title="What each slider does: one row per latent, from left to right"))
+        caption = f"The same sliders as a figure: each row moves one latent from {lo:g} to {hi:g}."
+        self.widget = w.VBox([w.HTML(f"<b>{title}</b>"),
+                              w.HBox([self.picture, w.VBox([*self.sliders, reset])]),
+                              _figure_widget(self.static_png, caption)])
         export = _web_export(model)
         if export is not None:
             self.web_html = web_explorer.explorer_html(
                 export, kind="latent", title=title, z0=self._z0, dims=self.dims, value_range=value_range,
-                step=step, reference=self.image, figure_png=self.static_png,
-                figure_caption=f"The same sliders as a figure: each row moves one latent from {lo:g} to {hi:g}.")
+                step=step, reference=self.image, figure_png=self.static_png, figure_caption=caption)
 
     def _decode_cpu(self, z: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -242,23 +325,26 @@ class PlaneExplorer(_Explorer):
         ax.set_xlabel(f"$z_{{{dims[0] + 1}}}$")
         ax.set_ylabel(f"$z_{{{dims[1] + 1}}}$")
         self.static_png = _figure_png(fig)
-        self._marker = ax.plot([0], [0], marker="o", ms=12, mfc="none", mec="#D55E00", mew=2.5)[0]
-        self._figure = fig
-        self.map = w.Image(format="png", layout=w.Layout(width="360px"))
+        # Where the plot area's corners (lo, hi) and (hi, lo) fall in the saved PNG, as fractions
+        # (left, top, right, bottom) of its size, so a click on the map becomes a code again.
+        width, height = fig.bbox.width, fig.bbox.height
+        (x0, y0), (x1, y1) = ax.transData.transform([(lo, hi), (hi, lo)])
+        box = (x0 / width, 1 - y0 / height, x1 / width, 1 - y1 / height)
+        self.plane_box, self.extent = box, (lo, hi)
+        self.map = ClickableImage(width="360px")
+        self.map.set_png(self.static_png)  # drawn once; the page moves the marker over it
+        self.map.observe(self._on_click, names="click")
         self.picture = w.Image(format="png", layout=w.Layout(width="168px", height="168px"))
         self.sliders = [w.FloatSlider(value=float(self.z0[d]), min=lo, max=hi, step=0.05,
                                       description=f"z{d + 1}", readout_format=".2f") for d in dims]
         for s in self.sliders:
             s.observe(self._on_change, names="value")
-        self.widget = w.HBox([self.map, w.VBox([self.picture, *self.sliders])])
+        self.widget = w.VBox([w.HTML(f"<b>Click the map or drag the sliders: the plane of z{dims[0] + 1} "
+                                     f"and z{dims[1] + 1}</b>"),
+                              w.HBox([self.map, w.VBox([self.picture, *self.sliders])])])
         self.render()
         export = _web_export(model)
         if export is not None:
-            # Where the plot area's corners (lo, hi) and (hi, lo) fall in the saved PNG, so a click
-            # on the map in the page can be turned back into a code.
-            width, height = fig.bbox.width, fig.bbox.height
-            (x0, y0), (x1, y1) = ax.transData.transform([(lo, hi), (hi, lo)])
-            box = (x0 / width, 1 - y0 / height, x1 / width, 1 - y1 / height)
             self.web_html = web_explorer.explorer_html(
                 export, kind="plane", title=f"Click the map or drag the sliders: the plane of z{dims[0] + 1} and z{dims[1] + 1}",
                 z0=self.z0, dims=list(self.dims), value_range=extent, step=0.05, reference=self.image,
@@ -272,12 +358,36 @@ class PlaneExplorer(_Explorer):
     def _on_change(self, _change=None) -> None:
         self.render()
 
+    def _on_click(self, change) -> None:
+        if len(change["new"]) >= 2:
+            self.click(*change["new"][:2])
+
+    def click(self, fx: float, fy: float) -> None:
+        """Move the point to where the map was clicked and redraw.
+
+        Args:
+            fx, fy: the click's position as fractions of the map image's width and height from its
+                top-left corner; a click beside the plot area goes to its nearest edge.
+        """
+        left, top, right, bottom = self.plane_box
+        lo, hi = self.extent
+        a = lo + (fx - left) / (right - left) * (hi - lo)
+        b = lo + (bottom - fy) / (bottom - top) * (hi - lo)
+        values = [min(hi, max(lo, v)) for v in (a, b)]
+        for s, v in zip(self.sliders, values, strict=True):
+            s.unobserve(self._on_change, names="value")  # one redraw for both sliders
+            s.value = round(v / s.step) * s.step
+            s.observe(self._on_change, names="value")
+        self.render()
+
     def render(self) -> None:
-        """Redraw the marker on the map and the decoded image at the current point."""
+        """Move the marker on the map and redraw the decoded image at the current point."""
         a, b = (s.value for s in self.sliders)
         self.z[self.dims[0]], self.z[self.dims[1]] = a, b
-        self._marker.set_data([a], [b])
-        self.map.value = _figure_png(self._figure)
+        left, top, right, bottom = self.plane_box
+        lo, hi = self.extent
+        self.map.marker = [left + (a - lo) / (hi - lo) * (right - left),
+                           bottom - (b - lo) / (hi - lo) * (bottom - top)]
         self.image = self._decode_cpu(self.z.unsqueeze(0))[0]
         self.picture.value = image_png(self.image)
 
@@ -347,19 +457,21 @@ class ConditionalExplorer(_Explorer):
         self.picker.observe(self._on_change, names="value")
         for s in self.sliders:
             s.observe(self._on_change, names="value")
-        self.widget = w.VBox([w.HTML(f"<b>{title}</b>"), self.picker,
-                              w.HBox([self.picture, w.VBox(self.sliders)])])
         self.render()
         styles = self.z.unsqueeze(0) if static_styles is None else torch.as_tensor(static_styles).detach().cpu()
         self.static_png = _figure_png(plots.same_style_grid(
             lambda z, y: self._decode_cpu(z, y), styles, num_classes=num_classes,
             title="Each row keeps one style code; each column asks for another digit"))
+        caption = "The same idea as a figure: each row keeps one style code, each column asks for another digit."
+        self.widget = w.VBox([w.HTML(f"<b>{title}</b>"), self.picker,
+                              w.HBox([self.picture, w.VBox(self.sliders)]),
+                              _figure_widget(self.static_png, caption)])
         export = _web_export(model)
         if export is not None:
             self.web_html = web_explorer.explorer_html(
                 export, kind="conditional", title=title, z0=self.z, dims=self.dims, value_range=value_range,
                 step=step, reference=self.image, label=self.label, figure_png=self.static_png,
-                figure_caption="The same idea as a figure: each row keeps one style code, each column asks for another digit.")
+                figure_caption=caption)
 
     def _decode_cpu(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

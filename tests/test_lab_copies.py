@@ -1,0 +1,108 @@
+"""tools/lab.py: the learner's copies are made once, never overwritten without asking, and git
+ignores them; JupyterLab is told to save widget state without losing other overrides."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from tools import lab
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _notebook(text: str) -> str:
+    return json.dumps({"cells": [{"cell_type": "markdown", "metadata": {}, "source": [text]}]})
+
+
+def _chapters(tmp_path: Path) -> Path:
+    chapters = tmp_path / "chapters"
+    chapters.mkdir()
+    for name in ("01_a", "02_b"):
+        (chapters / f"{name}.ipynb").write_text(_notebook(name))
+    return chapters
+
+
+def test_copies_are_made_once_and_a_learners_copy_is_never_overwritten(tmp_path):
+    chapters, mine = _chapters(tmp_path), tmp_path / "mine"
+    copied, changed = lab.make_copies(chapters, mine)
+    assert copied == ["01_a.ipynb", "02_b.ipynb"] and changed == []
+    (mine / "01_a.ipynb").write_text("the learner's work")
+    (chapters / "01_a.ipynb").write_text(_notebook("01_a, new version"))  # a git pull
+    (chapters / "03_c.ipynb").write_text(_notebook("03_c"))  # a new chapter
+    copied, changed = lab.make_copies(chapters, mine)
+    assert copied == ["03_c.ipynb"] and changed == ["01_a.ipynb"]
+    assert (mine / "01_a.ipynb").read_text() == "the learner's work"
+
+
+def test_update_asks_and_keeps_the_old_copy(tmp_path):
+    chapters, mine = _chapters(tmp_path), tmp_path / "mine"
+    lab.make_copies(chapters, mine)
+    (mine / "02_b.ipynb").write_text("the learner's work")
+    (chapters / "02_b.ipynb").write_text(_notebook("new"))
+    assert lab.update_copy("02_b", chapters, mine, ask=lambda _: "n") is None
+    assert (mine / "02_b.ipynb").read_text() == "the learner's work"
+    kept = lab.update_copy("02_b", chapters, mine, ask=lambda _: "y")
+    assert kept.name == "02_b.old-1.ipynb" and kept.read_text() == "the learner's work"
+    assert json.loads((mine / "02_b.ipynb").read_text())["cells"][0]["source"] == ["new"]
+    assert lab.make_copies(chapters, mine) == ([], [])  # the copy is now of the current chapter
+
+
+def test_update_of_an_unknown_chapter_names_the_chapters(tmp_path):
+    import pytest
+
+    chapters = _chapters(tmp_path)
+    with pytest.raises(SystemExit, match="the chapters are: 01_a, 02_b"):
+        lab.update_copy("04_vae", chapters, tmp_path / "mine", ask=lambda _: "y")
+
+
+def test_widget_state_saving_is_merged_into_existing_overrides(tmp_path):
+    path = tmp_path / "settings" / "overrides.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"},
+                                "@jupyter-widgets/jupyterlab-manager:plugin": {"other": 1}}))
+    assert lab.save_widget_state(path)
+    overrides = json.loads(path.read_text())
+    assert overrides["@jupyterlab/apputils-extension:themes"] == {"theme": "JupyterLab Dark"}
+    assert overrides["@jupyter-widgets/jupyterlab-manager:plugin"] == {"other": 1, "saveState": True}
+
+
+def test_git_ignores_the_learners_copies():
+    ignored = subprocess.run(["git", "check-ignore", "-q", "my-chapters/04_vae.ipynb"], cwd=ROOT)
+    assert ignored.returncode == 0, "add /my-chapters/ to .gitignore"
+
+
+def test_bibliography_gives_author_and_year():
+    bibliography = lab.read_bibliography()
+    assert bibliography["kingma2014auto"] == "Kingma & Welling, 2014"
+    assert bibliography["bishop2006pattern"] == "Bishop, 2006"
+    assert bibliography["higgins2017beta"] == "Higgins et al., 2017"
+    assert bibliography["sonderby2016ladder"] == "Sønderby et al., 2016"  # {\o} as a letter
+
+
+def test_copies_show_citations_and_included_code_as_jupyterlab_can():
+    """jupyterlab-myst has no bibliography and no files: each copy carries both written out."""
+    import inspect
+    import textwrap
+
+    from vaelib.models import VAE
+
+    bibliography = lab.read_bibliography()
+    for path in sorted((ROOT / "chapters").glob("*.ipynb")):
+        notebook = lab.for_jupyterlab(json.loads(path.read_text(encoding="utf-8")), path.parent, bibliography)
+        text = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+        assert "{cite" not in text and "{literalinclude}" not in text, path.name
+        if path.stem == "04_vae":
+            assert "(Kingma & Welling, 2014; Rezende et al., 2014)" in text
+            code = textwrap.dedent(inspect.getsource(VAE.encode)).rstrip()
+            assert f"`VAE.encode` in `vaelib/models.py`:\n\n```python\n{code}\n```" in text
+
+
+def test_a_literalinclude_of_a_missing_object_is_an_error(tmp_path):
+    import pytest
+
+    (tmp_path / "m.py").write_text("def f():\n    return 1\n")
+    cell = {"cell_type": "markdown", "source": ["```{literalinclude} m.py\n", ":pyobject: g\n", "```"]}
+    with pytest.raises(ValueError, match="has no g"):
+        lab.for_jupyterlab({"cells": [cell]}, tmp_path, {})
