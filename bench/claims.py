@@ -41,11 +41,12 @@ from pathlib import Path
 import torch
 
 import vaelib
-from vaelib import applications
+from vaelib import evaluate
+from vaelib.classifier import train_classifier
 from vaelib.losses import conditional_elbo, kl_standard_normal, kl_standard_normal_per_dim
 from vaelib.models import ConditionalVAE
-from vaelib.recipes import COURSE_RECIPE, PLAIN_RECIPE, SPRITES_BETAS, train_beta_vae, train_vae
-from vaelib.schedules import linear_warmup
+from vaelib.recipes import COURSE_RECIPE, PLAIN_RECIPE, SPRITES_BETAS, train_new_model, train_vae
+from vaelib.schedules import cosine_lr, linear_warmup
 
 RESULTS = Path(__file__).resolve().parent / "results" / "claims.json"
 
@@ -208,11 +209,9 @@ def ch5_model(lab: Lab, seed: int, setting: str):
     loss_fn, model_args = losses[setting]
 
     def make():
-        vaelib.seed_everything(seed)
-        model = vaelib.VAE(20, hidden=(400,), **model_args).to(lab.device)
-        vaelib.fit(model, loss_fn, lab.train.x, steps=steps, lr=1e-3, transform=vaelib.binarize,
-                   seed=seed, progress=False)
-        return model.eval()
+        return train_new_model(lambda: vaelib.VAE(20, hidden=(400,), **model_args), loss_fn, lab.train.x,
+                               seed=seed, device=lab.device, steps=steps, lr=1e-3,
+                               transform=vaelib.binarize, progress=False)[0]
     return lab.memo(("ch5", setting, seed), make)
 
 
@@ -240,13 +239,13 @@ def ch5_pair(quantity: str, a: str, b: str) -> Callable[[Lab, int], dict[str, fl
 
 
 # ------------------------------------------------------------------- chapter 6: β-VAE
-# Mirrors chapters/06_beta_vae.ipynb: train_beta_vae with SPRITES_RECIPE on make_sprites(), MIG of
+# Mirrors chapters/06_beta_vae.ipynb: train_vae with SPRITES_RECIPE and β on make_sprites(), MIG of
 # the posterior means against the canonical factors, rate and distortion on the training sprites.
 def ch6_point(lab: Lab, seed: int, beta: float) -> dict[str, float]:
     def make():
         recipe = vaelib.recipes.SPRITES_RECIPE
-        model, _ = train_beta_vae(lab.sprites.x, beta, recipe=recipe.with_steps(lab.steps(recipe.steps)),
-                                  device=lab.device, seed=seed, progress=False)
+        model, _ = train_vae(recipe.with_steps(lab.steps(recipe.steps)), lab.sprites.x, beta=beta,
+                             device=lab.device, seed=seed, progress=False)
         terms = vaelib.evaluate_elbo(model, lab.sprites.x)
         mig = vaelib.mutual_information_gap(vaelib.encode_means(model, lab.sprites.x), lab.factors,
                                             factor_names=lab.sprites.factor_names)
@@ -278,23 +277,21 @@ def ch7_cvae(lab: Lab, seed: int, latent_dim: int):
     steps = lab.steps(2000)
 
     def make():
-        vaelib.seed_everything(seed)
-        model = ConditionalVAE(latent_dim).to(lab.device)
-        vaelib.fit(model, conditional_elbo, lab.train.x, y=lab.train.y, steps=steps, lr=3e-3,
-                   lr_schedule=vaelib.train.cosine_lr(steps, 200), transform=vaelib.binarize,
-                   seed=seed, progress=False)
-        return model
+        return train_new_model(lambda: ConditionalVAE(latent_dim), conditional_elbo, lab.train.x,
+                               y=lab.train.y, seed=seed, device=lab.device, steps=steps, lr=3e-3,
+                               lr_schedule=cosine_lr(steps, 200), transform=vaelib.binarize,
+                               progress=False)[0]
     return lab.memo(("ch7 cvae", latent_dim, seed), make)
 
 
 def ch7_classifier(lab: Lab, seed: int):
-    return lab.memo(("ch7 classifier", seed), lambda: applications.train_classifier(
+    return lab.memo(("ch7 classifier", seed), lambda: train_classifier(
         lab.train.x, lab.train.y, steps=lab.steps(1000), seed=seed, progress=False)[0])
 
 
 def measure_generated(lab: Lab, seed: int) -> dict[str, float]:
     clf = ch7_classifier(lab, seed)
-    return {f"generated accuracy, d = {d}": applications.generated_digit_accuracy(
+    return {f"generated accuracy, d = {d}": evaluate.generated_digit_accuracy(
         ch7_cvae(lab, seed, d), clf, per_class=100, seed=seed)["accuracy"] for d in (2, 20)}
 
 
@@ -305,7 +302,7 @@ def measure_probe(lab: Lab, seed: int) -> dict[str, float]:
         with torch.no_grad():
             mu_train, _ = m.encode(lab.train.x, lab.train.y)
             mu_test, _ = m.encode(lab.test.x, lab.test.y)
-        out[f"label read from z, d = {d}"] = applications.linear_probe_accuracy(
+        out[f"label read from z, d = {d}"] = evaluate.linear_probe_accuracy(
             mu_train, lab.train.y, mu_test, lab.test.y)
     return out
 
@@ -317,7 +314,7 @@ def ch7_bounds(lab: Lab, seed: int) -> dict[str, float]:
             progress=False)[0])
         out = {"VAE d = 20, K = 100": vaelib.importance_log_likelihood(vae, lab.x_test, samples=100).mean().item()}
         for d in (2, 20):
-            out[f"CVAE d = {d}, K = 100"] = applications.conditional_log_likelihood(
+            out[f"CVAE d = {d}, K = 100"] = vaelib.importance_log_likelihood(
                 ch7_cvae(lab, seed, d), lab.x_test, lab.test.y, samples=100).mean().item()
         out["label gain (CVAE - VAE, d = 20)"] = out["CVAE d = 20, K = 100"] - out["VAE d = 20, K = 100"]
         return out
@@ -337,16 +334,16 @@ def ch8_scores(lab: Lab, seed: int, held_out: int) -> dict[str, float]:
         normal = lab.train.x[lab.train.y != held_out]
         vae, _ = train_vae(COURSE_RECIPE.with_steps(steps), normal, device=lab.device, seed=seed,
                            progress=False)
-        vaelib.seed_everything(seed)
-        ae = vaelib.Autoencoder(20).to(lab.device)
-        vaelib.fit(ae, lambda m, xb: {"loss": -vaelib.bernoulli_log_likelihood(m(xb), xb).mean()},
-                   normal, steps=steps, lr=1e-3, transform=vaelib.binarize, seed=seed, progress=False)
+        ae, _ = train_new_model(lambda: vaelib.Autoencoder(20),
+                                lambda m, xb: {"loss": -vaelib.bernoulli_log_likelihood(m(xb), xb).mean()},
+                                normal, seed=seed, device=lab.device, steps=steps, lr=1e-3,
+                                transform=vaelib.binarize, progress=False)
         is_anomaly = (lab.test.y == held_out).cpu()
-        scores = {"VAE -ELBO": applications.anomaly_scores(vae, lab.x_test, score="elbo"),
-                  "VAE -log p(x), K = 100": applications.anomaly_scores(vae, lab.x_test, score="importance",
+        scores = {"VAE -ELBO": evaluate.anomaly_scores(vae, lab.x_test, score="elbo"),
+                  "VAE -log p(x), K = 100": evaluate.anomaly_scores(vae, lab.x_test, score="importance",
                                                                         samples=100),
-                  "AE reconstruction error": applications.anomaly_scores(ae, lab.x_test, score="reconstruction")}
-        return {name: applications.auroc(s, is_anomaly) for name, s in scores.items()}
+                  "AE reconstruction error": evaluate.anomaly_scores(ae, lab.x_test, score="reconstruction")}
+        return {name: evaluate.auroc(s, is_anomaly) for name, s in scores.items()}
     return lab.memo(("ch8 anomaly", held_out, seed), make)
 
 
@@ -373,7 +370,7 @@ def ch8_few_labels(lab: Lab, seed: int) -> dict[str, float]:
             picks = [torch.nonzero(y_train == k).flatten() for k in range(10)]
             idx = torch.cat([p[torch.randperm(len(p), generator=gen)[:n]] for p in picks])
             for name, (f_train, f_test) in features.items():
-                out[f"{name}, {n} labels per class"] = applications.linear_probe_accuracy(
+                out[f"{name}, {n} labels per class"] = evaluate.linear_probe_accuracy(
                     f_train[idx], y_train[idx], f_test, y_test)
         return out
     return lab.memo(("ch8 few labels", seed), make)

@@ -43,7 +43,7 @@ def score(model, test_x, samples: int) -> dict[str, float]:
     return {
         "test_nll_nats": round(nll, 2),
         "test_nll_standard_error": round(float(ll.std() / len(ll) ** 0.5), 2),
-        "test_bits_per_dim": round(float(vaelib.bits_per_dim(nll)), 4),
+        "test_bits_per_dim": round(float(vaelib.bits_per_dim(nll, test_x[0].numel())), 4),
         "test_negative_elbo_nats": round(-elbo["elbo"], 2),
         "test_kl_nats": round(elbo["kl"], 2),
         "importance_samples": samples,

@@ -23,7 +23,7 @@ CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 _LABEL = re.compile(r"```\{exercise\}[^\n]*\n:label:\s*(\S+)")
 PREAMBLE = ("import math\nimport numpy as np\nimport sympy as sp\nimport torch\nimport torch.nn.functional as F\n"
             "from torch import nn\nimport vaelib\nimport vaelib.checks.elbo\n"
-            "from vaelib import applications, checks, losses, symbolic\n")
+            "from vaelib import checks, evaluate, losses, symbolic\n")
 
 # Grades in sandboxes: on the same xdist worker as the tests that count sandboxes alive.
 pytestmark = pytest.mark.xdist_group("sandbox")

@@ -13,9 +13,9 @@ from vaelib.disentanglement import (
     discrete_entropy,
     discrete_mutual_information,
     discretize,
-    encode_means,
     mutual_information_gap,
 )
+from vaelib.evaluate import encode_means
 
 
 def _grid(factors):

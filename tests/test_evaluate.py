@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from vaelib.data import binarize
-from vaelib.evaluate import active_units, bits_per_dim, evaluate_elbo, importance_log_likelihood
+from vaelib.evaluate import (
+    active_units,
+    bits_per_dim,
+    encode_means,
+    evaluate_elbo,
+    importance_log_likelihood,
+)
 from vaelib.losses import elbo
 from vaelib.models import VAE
 from vaelib.runtime import seed_everything
@@ -64,9 +70,13 @@ def test_elbo_per_example_matches_means(trained):
     assert torch.allclose(per["elbo"], per["reconstruction"] - per["kl"])
 
 
-def test_bits_per_dim():
-    assert bits_per_dim(784 * math.log(2)) == pytest.approx(1.0)
-    assert bits_per_dim(100.0, dims=784) == pytest.approx(100 / (784 * math.log(2)))
+def test_bits_per_dim_needs_the_number_of_dimensions():
+    assert bits_per_dim(784 * math.log(2), 784) == pytest.approx(1.0)
+    assert bits_per_dim(100.0, dims=64) == pytest.approx(100 / (64 * math.log(2)))
+    with pytest.raises(TypeError):
+        bits_per_dim(100.0)  # no MNIST default: 8x8 digits or sprites have other sizes
+    with pytest.raises(ValueError, match=r"x\[0\]\.numel\(\)"):
+        bits_per_dim(100.0, 0)
 
 
 def test_active_units_counts_dimensions_that_move():
@@ -75,9 +85,11 @@ def test_active_units_counts_dimensions_that_move():
         layer = model.encoder.net[0]  # Linear(36, 8): rows 0-3 are mu, 4-7 logvar
         layer.weight[2:4].zero_()
         layer.bias[2:4].zero_()
-    count, variances = active_units(model, torch.rand(300, 1, 6, 6))
+    x = torch.rand(300, 1, 6, 6)
+    count, variances = active_units(model, x)
     assert count == 2 and variances.shape == (4,)
     assert torch.allclose(variances[2:], torch.zeros(2))
+    assert torch.equal(variances, encode_means(model, x).var(dim=0))
 
 
 def test_samples_must_be_positive(trained):

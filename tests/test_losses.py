@@ -11,14 +11,16 @@ from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
 from vaelib.losses import (
     bernoulli_log_likelihood,
     check_unit_interval,
+    conditional_elbo,
     elbo,
+    elbo_per_example,
     gaussian_log_likelihood,
     kl_diagonal_gaussians,
     kl_standard_normal,
     kl_standard_normal_per_dim,
     log_normal_diagonal,
 )
-from vaelib.models import VAE
+from vaelib.models import VAE, ConditionalVAE
 
 
 @pytest.fixture(autouse=True)
@@ -132,9 +134,35 @@ def test_free_bits_floor_the_penalised_kl_per_dimension():
 
 
 def test_gaussian_vae_uses_the_sigmoid_of_the_logits_as_its_mean():
-    from vaelib.losses import reconstruction_log_likelihood
-
     model = VAE(2, hidden=(8,), image_shape=(1, 4, 4), likelihood="gaussian", sigma=0.5).double()
     logits, x = torch.randn(3, 1, 4, 4), torch.rand(3, 1, 4, 4)
     expected = Independent(Normal(torch.sigmoid(logits), 0.5), 3).log_prob(x)
-    assert torch.allclose(reconstruction_log_likelihood(model, logits, x), expected)
+    assert torch.allclose(model.log_likelihood(logits, x), expected)
+
+
+def test_bernoulli_models_score_the_logits_as_pixel_probabilities():
+    x = torch.bernoulli(torch.full((3, 1, 4, 4), 0.4))
+    logits = torch.randn(3, 1, 4, 4)
+    expected = Independent(Bernoulli(logits=logits), 3).log_prob(x)
+    for model in (VAE(2, hidden=(8,), image_shape=(1, 4, 4)),
+                  ConditionalVAE(2, hidden=(8,), image_shape=(1, 4, 4), num_classes=3)):
+        assert torch.allclose(model.log_likelihood(logits, x), expected, atol=1e-5)
+
+
+def test_elbo_and_conditional_elbo_share_one_computation():
+    # The same seed gives the same noise, so the same terms, whether the batch mean comes from
+    # elbo/conditional_elbo or from the per-example terms they are built on.
+    x = torch.bernoulli(torch.full((6, 1, 4, 4), 0.4))
+    y = torch.arange(6) % 3
+    cvae = ConditionalVAE(2, hidden=(8,), image_shape=(1, 4, 4), num_classes=3)
+    for model, args, whole in ((VAE(2, hidden=(8,), image_shape=(1, 4, 4)), (), elbo),
+                               (cvae, (y,), conditional_elbo)):
+        torch.manual_seed(3)
+        terms = whole(model, x, *args)
+        torch.manual_seed(3)
+        rec, kl_per_dim = elbo_per_example(model, x, *args)
+        assert rec.shape == (6,) and kl_per_dim.shape == (6, 2)
+        assert torch.allclose(terms.reconstruction, rec.mean())
+        assert torch.allclose(terms.kl, kl_per_dim.sum(1).mean())
+        mu, logvar = model.encode(x, *args)
+        assert torch.allclose(kl_per_dim, kl_standard_normal_per_dim(mu, logvar))

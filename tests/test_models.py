@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vaelib.models import VAE, Autoencoder
+from vaelib.models import VAE, Autoencoder, ConditionalVAE
 from vaelib.nets import ConvDecoder, ConvEncoder, mlp
 
 
@@ -53,6 +53,21 @@ def test_reparameterize_has_the_right_distribution():
     z = vae.reparameterize(mu, logvar)
     assert torch.allclose(z.mean(0), torch.tensor([1.0, -2.0]), atol=0.02)
     assert torch.allclose(z.std(0), torch.tensor([0.5, 2.0]), atol=0.02)
+
+
+def test_reparameterize_draws_k_samples_from_a_generator_or_the_global_stream():
+    mu, logvar = torch.randn(4, 3), torch.randn(4, 3)
+    z = VAE.reparameterize(mu, logvar, samples=5, generator=torch.Generator().manual_seed(2))
+    again = VAE.reparameterize(mu, logvar, samples=5, generator=torch.Generator().manual_seed(2))
+    assert z.shape == (5, 4, 3) and torch.equal(z, again)
+    eps = torch.randn(5, 4, 3, generator=torch.Generator().manual_seed(2))
+    assert torch.allclose(z, mu + torch.exp(0.5 * logvar) * eps)
+    # Without a generator: the global stream, as torch.randn_like would draw it.
+    torch.manual_seed(7)
+    one = VAE.reparameterize(mu, logvar)
+    torch.manual_seed(7)
+    assert torch.equal(one, mu + torch.exp(0.5 * logvar) * torch.randn_like(mu))
+    assert ConditionalVAE.reparameterize is VAE.reparameterize
 
 
 def test_sample_is_repeatable_with_a_generator():

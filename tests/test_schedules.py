@@ -95,3 +95,15 @@ def test_free_bits_floor_each_dimension_of_the_batch_averaged_kl():
     torch.manual_seed(1)
     high = elbo(model, x, free_bits=100.0)
     assert torch.allclose(high.loss, -(high.reconstruction - 100.0 * 3))
+
+
+def test_cosine_lr_warms_up_then_decays_to_zero():
+    from vaelib.schedules import cosine_lr
+
+    schedule = cosine_lr(100, warmup=10)
+    assert [schedule(t) for t in (0, 4, 9)] == pytest.approx([0.1, 0.5, 1.0])
+    assert schedule(10) == pytest.approx(1.0) and schedule(55) == pytest.approx(0.5)
+    assert schedule(100) == pytest.approx(0.0, abs=1e-12) and schedule(500) == pytest.approx(0.0, abs=1e-12)
+    values = [schedule(t) for t in range(10, 101)]
+    assert all(a >= b for a, b in zip(values, values[1:], strict=False))  # never rises after warm-up
+    assert cosine_lr(10)(0) == 1.0

@@ -7,7 +7,8 @@ from vaelib.data import binarize
 from vaelib.losses import elbo
 from vaelib.models import VAE
 from vaelib.runtime import seed_everything
-from vaelib.train import NonFiniteLossError, cosine_lr, fit
+from vaelib.schedules import cosine_lr
+from vaelib.train import NonFiniteLossError, fit
 
 
 def _data(n=200):

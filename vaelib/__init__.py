@@ -7,11 +7,14 @@ The public surface, by responsibility:
 - :mod:`vaelib.nets`, :mod:`vaelib.models`: encoders, decoders, ``Autoencoder``, ``VAE``
 - :mod:`vaelib.losses`: closed-form KLs, log-likelihoods, the ELBO (nats per example)
 - :mod:`vaelib.train`: ``fit``, one model-agnostic training loop
-- :mod:`vaelib.evaluate`: test ELBO, importance-sampled log-likelihood, active units
+- :mod:`vaelib.evaluate`: measurements of a trained model: test ELBO, importance-sampled
+  log-likelihood, encoder means, active units, linear probe, anomaly scores, ROC and AUROC,
+  accuracy on real and generated digits
 - :mod:`vaelib.disentanglement`: the mutual information gap (MIG)
-- :mod:`vaelib.schedules`: KL weight schedules (warm-up, cyclical)
-- :mod:`vaelib.recipes`: training recipes shared by the chapters and the benchmarks
-- :mod:`vaelib.applications`: a digit classifier, scores of generated digits, anomaly scores, ROC
+- :mod:`vaelib.schedules`: KL weight schedules (warm-up, cyclical) and the learning-rate schedule
+- :mod:`vaelib.recipes`: training recipes shared by the chapters and the benchmarks, and the one
+  way a new model is seeded, built and trained
+- :mod:`vaelib.classifier`: the digit classifier that grades generated digits
 - :mod:`vaelib.sample_quality`: scores for any generator's samples (modes covered, label spread,
   Fréchet distance)
 - :mod:`vaelib.checkpoint`: save and load models with their configuration
@@ -21,9 +24,9 @@ The public surface, by responsibility:
 """
 
 from . import (
-    applications,
     bench_results,
     checkpoint,
+    classifier,
     data,
     disentanglement,
     evaluate,
@@ -39,8 +42,16 @@ from . import (
 )
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import ImageSet, SpriteSet, binarize, fixed_binarization, load_mnist, make_sprites
-from .disentanglement import encode_means, mutual_information_gap
-from .evaluate import active_units, bits_per_dim, evaluate_elbo, importance_log_likelihood
+from .disentanglement import mutual_information_gap
+from .evaluate import (
+    active_units,
+    auroc,
+    bits_per_dim,
+    encode_means,
+    evaluate_elbo,
+    importance_log_likelihood,
+    roc_curve,
+)
 from .losses import (
     ElboTerms,
     bernoulli_log_likelihood,
@@ -57,7 +68,7 @@ from .train import History, NonFiniteLossError, fit
 __version__ = "0.1.0"
 
 __all__ = [
-    "applications", "bench_results", "checkpoint", "data", "disentanglement", "evaluate", "losses",
+    "bench_results", "checkpoint", "classifier", "data", "disentanglement", "evaluate", "losses",
     "models", "nets", "plots", "recipes", "runtime", "sample_quality", "schedules", "train",
     "SpriteSet", "make_sprites", "mutual_information_gap", "encode_means",
     "save_checkpoint", "load_checkpoint", "CheckpointError",
@@ -66,6 +77,6 @@ __all__ = [
     "ElboTerms", "elbo", "kl_standard_normal", "kl_diagonal_gaussians",
     "bernoulli_log_likelihood", "gaussian_log_likelihood",
     "fit", "History", "NonFiniteLossError",
-    "evaluate_elbo", "importance_log_likelihood", "bits_per_dim", "active_units",
+    "evaluate_elbo", "importance_log_likelihood", "bits_per_dim", "active_units", "roc_curve", "auroc",
     "get_device", "seed_everything",
 ]

@@ -4,7 +4,8 @@ MIG (Chen, Li, Grosse and Duvenaud, 2018, "Isolating Sources of Disentanglement 
 for each ground-truth factor, whether *one* latent carries much more information about it than
 any other. This module follows the estimator of disentanglement_lib (Locatello et al., 2019):
 
-1. the codes are the encoder means on a few thousand images (:func:`encode_means`);
+1. the codes are the encoder means on a few thousand images
+   (:func:`vaelib.evaluate.encode_means`);
 2. each latent is cut into ``bins`` equal-width bins spanning its own range (20 by default);
 3. I(z_j; v_k), the discrete mutual information between binned latent j and factor k, in nats;
 4. for each factor, (largest I - second largest I) / H(v_k): the gap, a number in [0, 1];
@@ -21,10 +22,10 @@ import numpy as np
 import torch
 
 __all__ = ["mutual_information_gap", "discretize", "discrete_mutual_information",
-           "discrete_entropy", "encode_means"]
+           "discrete_entropy"]
 
 
-def _as_numpy(a, name: str) -> np.ndarray:
+def _as_2d_array(a, name: str) -> np.ndarray:
     if isinstance(a, torch.Tensor):
         a = a.detach().cpu().numpy()
     a = np.asarray(a)
@@ -44,7 +45,7 @@ def discretize(codes, *, bins: int = 20) -> np.ndarray:
     Returns:
         (N, L) int64 bin numbers in 0 .. bins-1; a constant column falls into a single bin.
     """
-    codes = _as_numpy(codes, "codes").astype(np.float64)
+    codes = _as_2d_array(codes, "codes").astype(np.float64)
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 2:
         raise ValueError(f"bins must be an integer of at least 2, got {bins!r}.")
     if not np.all(np.isfinite(codes)):
@@ -63,7 +64,7 @@ def _labels(column: np.ndarray) -> np.ndarray:
 
 def discrete_entropy(labels) -> np.ndarray:
     """Entropy of each column of discrete labels, in nats: (N, K) -> (K,)."""
-    labels = _as_numpy(labels, "labels")
+    labels = _as_2d_array(labels, "labels")
     out = np.empty(labels.shape[1])
     for k in range(labels.shape[1]):
         p = np.bincount(_labels(labels[:, k])) / labels.shape[0]
@@ -84,7 +85,7 @@ def discrete_mutual_information(a, b) -> np.ndarray:
     Returns:
         (L, K) mutual informations, each between 0 and the smaller of the two entropies.
     """
-    a, b = _as_numpy(a, "a"), _as_numpy(b, "b")
+    a, b = _as_2d_array(a, "a"), _as_2d_array(b, "b")
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"a has {a.shape[0]} rows but b has {b.shape[0]}; they must describe the same points.")
     n = a.shape[0]
@@ -106,7 +107,8 @@ def mutual_information_gap(codes, factor_indices, *, bins: int = 20,
     """The mutual information gap (MIG) of a code with respect to known factors.
 
     Args:
-        codes: (N, L) latent codes, e.g. encoder means from :func:`encode_means`; L >= 2.
+        codes: (N, L) latent codes, e.g. encoder means from
+            :func:`vaelib.evaluate.encode_means`; L >= 2.
         factor_indices: (N, K) the true factors of the same N points, as discrete labels
             (e.g. ``SpriteSet.factor_indices``; any values work, each distinct one is a class).
         bins: equal-width bins per latent (disentanglement_lib uses 20).
@@ -124,8 +126,8 @@ def mutual_information_gap(codes, factor_indices, *, bins: int = 20,
         ValueError: mismatched rows, fewer than 2 latents, a factor with a single value (its
             entropy is 0, so its gap is undefined), NaN codes, or bad ``bins``.
     """
-    codes = _as_numpy(codes, "codes")
-    factors = _as_numpy(factor_indices, "factor_indices")
+    codes = _as_2d_array(codes, "codes")
+    factors = _as_2d_array(factor_indices, "factor_indices")
     if codes.shape[0] != factors.shape[0]:
         raise ValueError(f"codes has {codes.shape[0]} rows but factor_indices has {factors.shape[0]}; "
                          "they must describe the same points, in the same order.")
@@ -150,39 +152,3 @@ def mutual_information_gap(codes, factor_indices, *, bins: int = 20,
         "entropy": entropy,
         "best_latent": {name: int(j) for name, j in zip(names, mi.argmax(axis=0), strict=True)},
     }
-
-
-@torch.no_grad()
-def encode_means(model, x: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
-    """The encoder's means for every image, in batches, without gradients.
-
-    Args:
-        model: anything with ``encode(x)`` returning ``(mu, logvar)`` (a VAE) or a code tensor
-            (an autoencoder).
-        x: images (N, C, H, W) on any device; moved batch by batch to the model's device.
-        batch_size: images per forward pass.
-
-    Returns:
-        (N, latent_dim) float tensor on the CPU. The model's train/eval mode is restored after.
-    """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    if not hasattr(model, "encode"):
-        raise ValueError(f"{type(model).__name__} has no encode(x) method; pass a VAE or an autoencoder.")
-    param = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
-    device = param.device if param is not None else x.device
-    was_training = getattr(model, "training", False)
-    if hasattr(model, "eval"):
-        model.eval()  # dropout / batch norm in inference mode: the means must not be noisy
-    try:
-        out = []
-        for start in range(0, x.shape[0], batch_size):
-            code = model.encode(x[start:start + batch_size].to(device))
-            mu = code[0] if isinstance(code, (tuple, list)) else code
-            out.append(mu.detach().float().cpu())
-    finally:
-        if was_training:
-            model.train()
-    if not out:
-        raise ValueError("x holds no images.")
-    return torch.cat(out)

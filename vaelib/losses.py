@@ -25,7 +25,7 @@ __all__ = [
     "check_unit_interval",
     "ElboTerms",
     "elbo",
-    "reconstruction_log_likelihood",
+    "elbo_per_example",
     "conditional_elbo",
 ]
 
@@ -174,15 +174,31 @@ class ElboTerms:
         return {k: float(v.detach()) for k, v in vars(self).items()}
 
 
-def reconstruction_log_likelihood(model, x_out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """log p(x|z) per example under ``model``'s likelihood, from the decoder's logits ``x_out``.
+def elbo_per_example(model, x: torch.Tensor, y: torch.Tensor | None = None, *,
+                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ELBO's two terms for every example of a batch, from one reparameterized sample of z.
 
-    Bernoulli: pixel probabilities ``sigmoid(x_out)``. Gaussian: mean ``sigmoid(x_out)`` (images
-    live in [0, 1]) and the model's standard deviation ``exp(log_sigma)``.
+    The one place where the course's bound is computed: :func:`elbo`, :func:`conditional_elbo`
+    and :func:`vaelib.evaluate.evaluate_elbo` all call it.
+
+    Args:
+        model: a :class:`~vaelib.models.VAE` or, with ``y``, a
+            :class:`~vaelib.models.ConditionalVAE` (``encode``, ``reparameterize``, ``decode`` and
+            ``log_likelihood``).
+        x: a batch, (B, C, H, W).
+        y: class indices (B,) for a conditional model; ``None`` otherwise.
+        generator: the source of the sampling noise; ``None``: PyTorch's global one.
+
+    Returns:
+        ``(reconstruction, kl_per_dim)``: E_q[log p(x|z)] as a one-sample estimate, shape (B,),
+        and KL(q(z|x) || p(z)) of each latent dimension, shape (B, D); both in nats.
     """
-    if getattr(model, "likelihood", "bernoulli") == "gaussian":
-        return gaussian_log_likelihood(torch.sigmoid(x_out), x, model.log_sigma)
-    return bernoulli_log_likelihood(x_out, x)
+    condition = () if y is None else (y,)
+    mu, logvar = model.encode(x, *condition)
+    z = model.reparameterize(mu, logvar, generator=generator)
+    reconstruction = model.log_likelihood(model.decode(z, *condition), x)
+    kl_per_dim = kl_standard_normal_per_dim(mu, logvar)  # (B, D): the one line that computes the KL
+    return reconstruction, kl_per_dim
 
 
 def elbo(model, x: torch.Tensor, *, beta: float = 1.0, kl_weight: float = 1.0,
@@ -193,8 +209,8 @@ def elbo(model, x: torch.Tensor, *, beta: float = 1.0, kl_weight: float = 1.0,
     summed over pixels and latent dimensions; then averaged over the batch.
 
     Args:
-        model: a :class:`~vaelib.models.VAE` (anything with ``forward(x) -> (x_out, mu, logvar, z)``
-            and a ``likelihood`` attribute).
+        model: a :class:`~vaelib.models.VAE` (anything with ``encode``, ``reparameterize``,
+            ``decode`` and ``log_likelihood``).
         x: a batch, shape (B, C, H, W); in [0, 1] for a Bernoulli likelihood.
         beta: weight of the KL term in the loss (β-VAE; 1 is the true ELBO).
         kl_weight: an extra factor for KL warm-up schedules; multiplies beta.
@@ -204,15 +220,13 @@ def elbo(model, x: torch.Tensor, *, beta: float = 1.0, kl_weight: float = 1.0,
     Returns:
         :class:`ElboTerms`, each a scalar tensor in nats per example.
     """
-    x_out, mu, logvar, _ = model(x)
-    return _elbo_terms(model, x_out, x, mu, logvar, beta, kl_weight, free_bits)
+    return _batch_terms(*elbo_per_example(model, x), beta, kl_weight, free_bits)
 
 
-def _elbo_terms(model, x_out, x, mu, logvar, beta: float, kl_weight: float,
-                free_bits: float) -> ElboTerms:
-    """The ELBO's terms from one forward pass; shared by :func:`elbo` and :func:`conditional_elbo`."""
-    rec = reconstruction_log_likelihood(model, x_out, x).mean()
-    kl_per_dim = kl_standard_normal_per_dim(mu, logvar)  # (B, D)
+def _batch_terms(reconstruction: torch.Tensor, kl_per_dim: torch.Tensor, beta: float,
+                 kl_weight: float, free_bits: float) -> ElboTerms:
+    """Batch means of the per-example terms, and the loss with β, the KL weight and free bits."""
+    rec = reconstruction.mean()
     kl = kl_per_dim.sum(dim=1).mean()
     if free_bits > 0:
         penalised = torch.clamp(kl_per_dim.mean(dim=0), min=free_bits).sum()
@@ -240,7 +254,7 @@ def conditional_elbo(model, x: torch.Tensor, y: torch.Tensor, *, beta: float = 1
     :class:`~vaelib.models.ConditionalVAE`.
 
     Args:
-        model: anything with ``forward(x, y) -> (logits, mu, logvar, z)``.
+        model: a :class:`~vaelib.models.ConditionalVAE` (``encode(x, y)``, ``decode(z, y)``, ...).
         x: a batch, shape (B, C, H, W), in [0, 1].
         y: class indices, shape (B,).
         beta, kl_weight, free_bits: as in :func:`elbo`.
@@ -248,5 +262,4 @@ def conditional_elbo(model, x: torch.Tensor, y: torch.Tensor, *, beta: float = 1
     Returns:
         :class:`ElboTerms`, each a scalar tensor in nats per example.
     """
-    x_out, mu, logvar, _ = model(x, y)
-    return _elbo_terms(model, x_out, x, mu, logvar, beta, kl_weight, free_bits)
+    return _batch_terms(*elbo_per_example(model, x, y), beta, kl_weight, free_bits)

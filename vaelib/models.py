@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .losses import bernoulli_log_likelihood, gaussian_log_likelihood
 from .nets import make_decoder, make_encoder, mlp
 
 __all__ = ["Autoencoder", "VAE", "ConditionalVAE", "LIKELIHOODS"]
@@ -111,15 +112,41 @@ class VAE(nn.Module):
         mu, logvar = self.encoder(x).chunk(2, dim=1)  # (B, 2D) -> 2 x (B, D)
         return mu, logvar
 
-    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        """z = mu + sigma * eps with eps ~ N(0, I): a sample that gradients flow through."""
-        eps = torch.randn_like(mu)
+    @staticmethod
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, *, samples: int | None = None,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """z = mu + sigma * eps with eps ~ N(0, I): a sample that gradients flow through.
+
+        Args:
+            mu, logvar: the Gaussian q(z|x), each (B, D).
+            samples: ``None`` draws one z per row, (B, D); K draws K per row, (K, B, D).
+            generator: the source of eps (on ``mu``'s device); ``None``: PyTorch's global one.
+        """
+        shape = mu.shape if samples is None else (samples, *mu.shape)
+        eps = torch.randn(shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + torch.exp(0.5 * logvar) * eps
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """(B, latent_dim) -> logits (B, C, H, W)."""
         _check_codes(z, self.latent_dim)
         return self.decoder(z)
+
+    def log_likelihood(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) under this model's likelihood, from the decoder's logits.
+
+        Bernoulli: pixel probabilities ``sigmoid(logits)``. Gaussian: mean ``sigmoid(logits)``
+        (images live in [0, 1]) and standard deviation ``exp(log_sigma)``.
+
+        Args:
+            logits: decoder outputs, (B, C, H, W).
+            x: the images, the same shape.
+
+        Returns:
+            Nats per example, shape (B,), summed over pixels.
+        """
+        if self.likelihood == "gaussian":
+            return gaussian_log_likelihood(torch.sigmoid(logits), x, self.log_sigma)
+        return bernoulli_log_likelihood(logits, x)
 
     def forward(self, x: torch.Tensor):
         """One pass: returns ``(logits, mu, logvar, z)`` with z a reparameterized sample."""
@@ -193,7 +220,6 @@ class ConditionalVAE(nn.Module):
         self.latent_dim = latent_dim
         self.num_classes = num_classes
         self.image_shape = tuple(image_shape)
-        self.likelihood = "bernoulli"  # read by vaelib.losses.reconstruction_log_likelihood
         pixels = math.prod(self.image_shape)
         self.encoder = mlp([pixels + num_classes, *hidden, 2 * latent_dim])
         self.decoder = mlp([latent_dim + num_classes, *reversed(hidden), pixels])
@@ -211,9 +237,7 @@ class ConditionalVAE(nn.Module):
         mu, logvar = self.encoder(h).chunk(2, dim=1)  # (B, 2D) -> 2 x (B, D)
         return mu, logvar
 
-    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        """z = mu + sigma * eps with eps ~ N(0, I)."""
-        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+    reparameterize = staticmethod(VAE.reparameterize)  # the same q(z|x, y) sampling as the VAE's
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Codes (B, latent_dim) and labels (B,) -> logits (B, C, H, W)."""
@@ -221,6 +245,10 @@ class ConditionalVAE(nn.Module):
         _check_batch(z.shape[0], y)
         h = torch.cat([z, self.one_hot(y).to(z.dtype)], dim=1)  # (B, D + K)
         return self.decoder(h).unflatten(1, self.image_shape)  # (B, P) -> (B, C, H, W)
+
+    def log_likelihood(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """log p(x|z, y) for independent Bernoulli pixels: logits and images (B, C, H, W) -> nats (B,)."""
+        return bernoulli_log_likelihood(logits, x)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor):
         """One pass: returns ``(logits, mu, logvar, z)`` with z a reparameterized sample."""

@@ -1,14 +1,20 @@
 """Figures for the chapters: tensors in, a matplotlib ``Figure`` out.
 
-Every function builds its own ``matplotlib.figure.Figure`` (no pyplot state), with an opaque
-white background so the figure stays readable in the book's dark theme, colour-blind-safe colours,
-and a title that says what to look at. In a notebook, a returned figure is shown as the cell's
-result (after ``%matplotlib inline``).
+Every figure of the course is drawn inside :func:`figure`, which builds a
+``matplotlib.figure.Figure`` (no pyplot state) in the course style: an opaque white background so
+the figure stays readable in the book's dark theme, colour-blind-safe colours, no top or right
+spine, and a title that says what to look at. In a notebook, a figure is shown as the cell's
+result (after ``%matplotlib inline``)::
+
+    with plots.figure(5.5, 3.4) as (fig, ax):
+        ax.plot(steps, loss)
+        ax.set_title("What to see")
+    fig
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import matplotlib as mpl
@@ -20,6 +26,9 @@ from matplotlib.patches import Circle
 
 __all__ = [
     "DIGIT_COLOURS",
+    "LINE_COLOURS",
+    "STYLE",
+    "figure",
     "image_grid",
     "reconstructions",
     "training_curves",
@@ -38,7 +47,9 @@ DIGIT_COLOURS = ["#332288", "#88CCEE", "#44AA99", "#117733", "#999933",
                  "#DDCC77", "#CC6677", "#882255", "#AA4499", "#777777"]
 LINE_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]  # Okabe-Ito
 
-_STYLE = {
+# The course style: matplotlib reads these when an axes, a text or an image is created, so
+# everything of a figure must be drawn while they apply (inside ``with figure(...)``).
+STYLE = {
     "figure.facecolor": "white",
     "axes.facecolor": "white",
     "savefig.facecolor": "white",
@@ -53,16 +64,27 @@ _STYLE = {
 
 
 @contextmanager
-def _style():
-    with mpl.rc_context(_STYLE):
-        yield
+def figure(width: float, height: float, *, nrows: int = 1, ncols: int = 1,
+           **subplots_args) -> Iterator[tuple[Figure, object]]:
+    """A new figure in the course style, with its axes; draw on them inside the ``with`` block.
 
+    The style (:data:`STYLE`) applies for the whole block: the axes are built in it (no top or
+    right spine, the colour cycle :data:`LINE_COLOURS`, the font sizes) and so is everything drawn
+    on them (titles, legends, the default colormap of images).
 
-def _figure(width: float, height: float) -> Figure:
-    with _style():
+    Args:
+        width, height: the figure's size in inches.
+        nrows, ncols: a grid of axes; ``nrows = ncols = 0`` adds none (add them yourself).
+        **subplots_args: passed to ``Figure.subplots`` (``sharex``, ``sharey``, ``squeeze``, ...).
+
+    Yields:
+        ``(fig, axes)``: a constrained-layout ``Figure`` and its axes, as ``Figure.subplots``
+        returns them (one ``Axes``, or an array of them); ``None`` without axes.
+    """
+    with mpl.rc_context(STYLE):
         fig = Figure(figsize=(width, height), layout="constrained")
-    fig.patch.set_facecolor("white")
-    return fig
+        axes = fig.subplots(nrows, ncols, **subplots_args) if nrows and ncols else None
+        yield fig, axes
 
 
 def _as_images(x: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -101,21 +123,21 @@ def image_grid(images: torch.Tensor, *, ncols: int = 10, title: str = "",
     """
     imgs = _as_images(images)
     nrows = -(-len(imgs) // ncols)
-    fig = _figure(max(3.0, scale * ncols + (1.0 if row_labels else 0.0)), scale * nrows + 0.5)
-    ax = fig.add_subplot()
-    mosaic = _tile(imgs, ncols)
-    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    ax.set_xticks([])
-    if row_labels:
-        h = imgs.shape[1] + 1
-        ax.set_yticks([1 + h * i + h / 2 for i in range(len(row_labels))], list(row_labels))
-        ax.tick_params(axis="y", length=0)
-    else:
-        ax.set_yticks([])
-    for side in ax.spines.values():
-        side.set_visible(False)
-    if title:
-        ax.set_title(title)
+    width = max(3.0, scale * ncols + (1.0 if row_labels else 0.0))
+    with figure(width, scale * nrows + 0.5) as (fig, ax):
+        mosaic = _tile(imgs, ncols)
+        ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_xticks([])
+        if row_labels:
+            h = imgs.shape[1] + 1
+            ax.set_yticks([1 + h * i + h / 2 for i in range(len(row_labels))], list(row_labels))
+            ax.tick_params(axis="y", length=0)
+        else:
+            ax.set_yticks([])
+        for side in ax.spines.values():
+            side.set_visible(False)
+        if title:
+            ax.set_title(title)
     return fig
 
 
@@ -159,29 +181,29 @@ def training_curves(history, *, keys: Sequence[str] = ("loss",), eval_keys: Sequ
         separate: one panel per key (for terms of very different sizes).
     """
     panels = len(keys) if separate else 1
-    fig = _figure(4.2 * panels if separate else 6.0, 3.4)
-    axes = fig.subplots(1, panels, squeeze=False)[0]
-    for i, key in enumerate(keys):
-        if key not in history.train:
-            raise KeyError(f"History has no training term {key!r}; it has {sorted(history.train)}.")
-        ax = axes[i if separate else 0]
-        colour = LINE_COLOURS[i % len(LINE_COLOURS)]
-        ax.plot(history.steps, history.train[key], color=colour, alpha=0.2, lw=0.8)
-        ax.plot(history.steps, _smooth(history.train[key], smooth), color=colour, lw=1.8,
-                label=f"{key} (train, {smooth}-step mean)")
-        if separate:
-            ax.set_title(key)
-    for j, key in enumerate(eval_keys):
-        steps, values = history.eval_series(key)
-        ax = axes[min(j, panels - 1)] if separate else axes[0]
-        ax.plot(steps, values, "o--", color=LINE_COLOURS[(len(keys) + j) % len(LINE_COLOURS)],
-                label=f"{key} (evaluation)")
-    for ax in axes:
-        ax.set_xlabel("optimizer step")
-        ax.set_ylabel(ylabel)
-        ax.legend(frameon=False, fontsize=8)
-        ax.grid(alpha=0.3)
-    fig.suptitle(title)
+    with figure(4.2 * panels if separate else 6.0, 3.4, ncols=panels, squeeze=False) as (fig, grid):
+        axes = grid[0]
+        for i, key in enumerate(keys):
+            if key not in history.train:
+                raise KeyError(f"History has no training term {key!r}; it has {sorted(history.train)}.")
+            ax = axes[i if separate else 0]
+            colour = LINE_COLOURS[i % len(LINE_COLOURS)]
+            ax.plot(history.steps, history.train[key], color=colour, alpha=0.2, lw=0.8)
+            ax.plot(history.steps, _smooth(history.train[key], smooth), color=colour, lw=1.8,
+                    label=f"{key} (train, {smooth}-step mean)")
+            if separate:
+                ax.set_title(key)
+        for j, key in enumerate(eval_keys):
+            steps, values = history.eval_series(key)
+            ax = axes[min(j, panels - 1)] if separate else axes[0]
+            ax.plot(steps, values, "o--", color=LINE_COLOURS[(len(keys) + j) % len(LINE_COLOURS)],
+                    label=f"{key} (evaluation)")
+        for ax in axes:
+            ax.set_xlabel("optimizer step")
+            ax.set_ylabel(ylabel)
+            ax.legend(frameon=False, fontsize=8)
+            ax.grid(alpha=0.3)
+        fig.suptitle(title)
     return fig
 
 
@@ -200,17 +222,16 @@ def latent_scatter(z: torch.Tensor, labels: torch.Tensor, *, title: str = "",
     y = torch.as_tensor(labels).detach().cpu().numpy()
     z = z[:max_points].numpy()
     y = y[:max_points]
-    fig = _figure(5.6, 4.8)
-    ax = fig.add_subplot()
-    cmap = ListedColormap(DIGIT_COLOURS)
-    points = ax.scatter(z[:, 0], z[:, 1], c=y, cmap=cmap, vmin=-0.5, vmax=9.5, s=6, alpha=0.8,
-                        linewidths=0)
-    cbar = fig.colorbar(points, ax=ax, ticks=range(10))
-    cbar.set_label("digit")
-    ax.set_xlabel(ax_labels[0])
-    ax.set_ylabel(ax_labels[1])
-    ax.set_title(title or "Codes of test images, coloured by digit")
-    ax.set_aspect("equal", adjustable="datalim")
+    with figure(5.6, 4.8) as (fig, ax):
+        cmap = ListedColormap(DIGIT_COLOURS)
+        points = ax.scatter(z[:, 0], z[:, 1], c=y, cmap=cmap, vmin=-0.5, vmax=9.5, s=6, alpha=0.8,
+                            linewidths=0)
+        cbar = fig.colorbar(points, ax=ax, ticks=range(10))
+        cbar.set_label("digit")
+        ax.set_xlabel(ax_labels[0])
+        ax.set_ylabel(ax_labels[1])
+        ax.set_title(title or "Codes of test images, coloured by digit")
+        ax.set_aspect("equal", adjustable="datalim")
     return fig
 
 
@@ -232,17 +253,16 @@ def manifold_grid(decode: Callable[[torch.Tensor], torch.Tensor], *, n: int = 15
     with torch.no_grad():
         imgs = _as_images(decode(zz.to(device)))
     mosaic = _tile(imgs, n, pad=0)
-    fig = _figure(6.0, 6.0)
-    ax = fig.add_subplot()
-    step = (hi - lo) / (n - 1)
-    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1,
-              extent=(lo - step / 2, hi + step / 2, lo - step / 2, hi + step / 2))
-    if points is not None:
-        p = torch.as_tensor(points).detach().cpu().numpy()
-        ax.scatter(p[:, 0], p[:, 1], s=3, c=LINE_COLOURS[1], alpha=0.5, linewidths=0)
-    ax.set_xlabel("$z_1$")
-    ax.set_ylabel("$z_2$")
-    ax.set_title(title or "Decoded images over a grid of codes")
+    with figure(6.0, 6.0) as (fig, ax):
+        step = (hi - lo) / (n - 1)
+        ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1,
+                  extent=(lo - step / 2, hi + step / 2, lo - step / 2, hi + step / 2))
+        if points is not None:
+            p = torch.as_tensor(points).detach().cpu().numpy()
+            ax.scatter(p[:, 0], p[:, 1], s=3, c=LINE_COLOURS[1], alpha=0.5, linewidths=0)
+        ax.set_xlabel("$z_1$")
+        ax.set_ylabel("$z_2$")
+        ax.set_title(title or "Decoded images over a grid of codes")
     return fig
 
 
@@ -312,9 +332,10 @@ def same_style_grid(decode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
                      title=title or "Same style code (row), every label (column)")
     ax = fig.axes[0]
     h = imgs.shape[-1] + 1
-    ax.set_xticks([1 + h * k + h / 2 for k in range(num_classes)], [str(k) for k in range(num_classes)])
-    ax.tick_params(axis="x", length=0)
-    ax.set_xlabel("label given to the decoder")
+    with mpl.rc_context(STYLE):  # the label row is drawn in the course style too
+        ax.set_xticks([1 + h * k + h / 2 for k in range(num_classes)], [str(k) for k in range(num_classes)])
+        ax.tick_params(axis="x", length=0)
+        ax.set_xlabel("label given to the decoder")
     width, height = fig.get_size_inches()
     fig.set_size_inches(width, height + 0.45)  # room for the label row and the axis title
     return fig
@@ -329,23 +350,22 @@ def roc_curves(curves: dict, *, title: str = "",
         curves: ``{name: (fpr, tpr)}`` or ``{name: (fpr, tpr, auroc)}``; the AUROC, when given,
             is added to the legend.
     """
-    fig = _figure(4.8, 4.4)
-    ax = fig.add_subplot()
-    ax.plot([0, 1], [0, 1], color="#999999", lw=1, ls=":", label="chance (AUROC 0.5)")
-    styles = ["-", "--", "-.", ":"]
-    for i, (name, curve) in enumerate(curves.items()):
-        fpr, tpr = curve[0], curve[1]
-        label = f"{name} (AUROC {curve[2]:.3f})" if len(curve) > 2 else name
-        ax.step(fpr, tpr, where="post", color=LINE_COLOURS[i % len(LINE_COLOURS)],
-                ls=styles[i % len(styles)], lw=1.8, label=label)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
-    ax.set_aspect("equal")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend(frameon=False, fontsize=8, loc="best")
-    ax.set_title(title or "ROC curves: higher and further left is better")
+    with figure(4.8, 4.4) as (fig, ax):
+        ax.plot([0, 1], [0, 1], color="#999999", lw=1, ls=":", label="chance (AUROC 0.5)")
+        styles = ["-", "--", "-.", ":"]
+        for i, (name, curve) in enumerate(curves.items()):
+            fpr, tpr = curve[0], curve[1]
+            label = f"{name} (AUROC {curve[2]:.3f})" if len(curve) > 2 else name
+            ax.step(fpr, tpr, where="post", color=LINE_COLOURS[i % len(LINE_COLOURS)],
+                    ls=styles[i % len(styles)], lw=1.8, label=label)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.01)
+        ax.set_aspect("equal")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(frameon=False, fontsize=8, loc="best")
+        ax.set_title(title or "ROC curves: higher and further left is better")
     return fig
 
 
@@ -374,23 +394,24 @@ def samples_over_data(data: torch.Tensor, samples: dict, *, centers: torch.Tenso
         raise ValueError("samples is empty: give at least one {name: points} entry.")
     d = as_points(data, "data")
     lim = limit if limit is not None else 1.25 * float(np.abs(d).max())
-    fig = _figure(2.6 * len(samples) + 0.4, 2.95)
-    axes = fig.subplots(1, len(samples), sharex=True, sharey=True, squeeze=False)[0]
-    for i, (ax, (name, pts)) in enumerate(zip(axes, samples.items(), strict=True)):
-        p = as_points(pts, name)
-        ax.scatter(d[:, 0], d[:, 1], s=3, color="#BBBBBB", linewidths=0, label="data")
-        ax.scatter(p[:, 0], p[:, 1], s=3, color=LINE_COLOURS[i % len(LINE_COLOURS)], linewidths=0,
-                   alpha=0.7, label="samples")
-        if centers is not None and std is not None:
-            for cx, cy in torch.as_tensor(centers).cpu().tolist():
-                ax.add_patch(Circle((cx, cy), radius * std, fill=False, lw=0.8,
-                                                ls="--", color="#333333"))
-        ax.set_xlim(-lim, lim)
-        ax.set_ylim(-lim, lim)
-        ax.set_aspect("equal")
-        ax.set_title(name, fontsize=10)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    if title:
-        fig.suptitle(title)
+    with figure(2.6 * len(samples) + 0.4, 2.95, ncols=len(samples), sharex=True, sharey=True,
+                squeeze=False) as (fig, grid):
+        axes = grid[0]
+        for i, (ax, (name, pts)) in enumerate(zip(axes, samples.items(), strict=True)):
+            p = as_points(pts, name)
+            ax.scatter(d[:, 0], d[:, 1], s=3, color="#BBBBBB", linewidths=0, label="data")
+            ax.scatter(p[:, 0], p[:, 1], s=3, color=LINE_COLOURS[i % len(LINE_COLOURS)], linewidths=0,
+                       alpha=0.7, label="samples")
+            if centers is not None and std is not None:
+                for cx, cy in torch.as_tensor(centers).cpu().tolist():
+                    ax.add_patch(Circle((cx, cy), radius * std, fill=False, lw=0.8,
+                                                    ls="--", color="#333333"))
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+            ax.set_aspect("equal")
+            ax.set_title(name, fontsize=10)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        if title:
+            fig.suptitle(title)
     return fig

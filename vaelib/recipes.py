@@ -1,9 +1,14 @@
 """Training recipes: the chapter-4 VAE's (shared with ``bench/vae_quality.py``) and the sprites
-β-VAE's of chapter 6 (:data:`SPRITES_RECIPE`, :func:`train_beta_vae`).
+β-VAE's of chapter 6 (:data:`SPRITES_RECIPE`), and the one way the course trains a new model.
 
-A recipe is everything about *how* a model is trained, apart from the model and the data: the
-budget in optimizer steps, the batch size, the learning rate and its schedule. Keeping recipes as data makes the comparison in the benchmark and the
-numbers in the book come from one definition.
+A recipe is a VAE's size and everything about *how* it is trained, apart from the data and β: the
+latent size and hidden layers, the budget in optimizer steps, the batch size, the learning rate
+and its schedule, and whether the images are binarized afresh at every step. Keeping recipes as
+data makes the comparison in the benchmark and the numbers in the book come from one definition.
+
+Every model the course trains starts the same way: seed everything, build the model, then
+:func:`vaelib.fit` with the same seed (:func:`train_new_model`), so that two runs with one seed
+start from the same weights and see the same batches.
 """
 
 from __future__ import annotations
@@ -13,21 +18,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from .data import binarize
 from .losses import elbo
 from .models import VAE
 from .runtime import seed_everything
-from .train import History, cosine_lr, fit
+from .schedules import cosine_lr
+from .train import History, fit
 
-__all__ = ["Recipe", "PLAIN_RECIPE", "COURSE_RECIPE", "train_vae"]
+__all__ = ["Recipe", "PLAIN_RECIPE", "COURSE_RECIPE", "SPRITES_RECIPE", "SPRITES_BETAS",
+           "SPRITES_SEEDS", "train_vae", "train_new_model"]
 
 SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """How to train a VAE.
+    """A VAE's size and how to train it (everything but the data and β).
 
     Attributes:
         name: a short label.
@@ -38,6 +46,9 @@ class Recipe:
         warmup: warm-up steps of the cosine schedule.
         latent_dim, hidden: the model's size.
         arch: ``"mlp"`` or ``"conv"`` (see :func:`vaelib.nets.make_encoder`).
+        dynamic_binarization: train on a fresh Bernoulli draw of the images at every step (grey
+            levels such as MNIST's); ``False`` uses the images as they are (data that is
+            already binary, such as the sprites).
     """
 
     name: str
@@ -49,6 +60,7 @@ class Recipe:
     latent_dim: int = 20
     hidden: tuple[int, ...] = (400,)
     arch: str = "mlp"
+    dynamic_binarization: bool = True
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
@@ -74,67 +86,52 @@ PLAIN_RECIPE = Recipe(name="plain", steps=7000)
 COURSE_RECIPE = Recipe(name="course", steps=7000, lr=3e-3, schedule="cosine", warmup=300)
 
 
-def train_vae(recipe: Recipe, x: torch.Tensor, *, device: str | torch.device | None = None,
-              seed: int = 0, progress: bool = True,
-              eval_fn: Callable[[torch.nn.Module], dict[str, float]] | None = None,
-              eval_every: int | None = None) -> tuple[VAE, History]:
-    """Build a Bernoulli MLP VAE and train it on dynamically binarized ``x`` with ``recipe``.
+def train_new_model(build: Callable[[], nn.Module], loss_fn: Callable, x: torch.Tensor, *,
+                    seed: int = 0, device: str | torch.device | None = None,
+                    **fit_args) -> tuple[nn.Module, History]:
+    """Seed everything, build a fresh model and train it with :func:`vaelib.fit`.
+
+    The seed fixes the initial weights (``build`` runs right after seeding), the batch order and
+    the sampling noise, so that models trained with one seed and different settings start from
+    the same weights and see the same batches.
 
     Args:
-        recipe: how to train.
-        x: training images in [0, 1], (N, 1, 28, 28); binarized afresh at every step.
+        build: makes the untrained model, e.g. ``lambda: VAE(20)``.
+        loss_fn: the loss, as :func:`vaelib.fit` takes it.
+        x: training inputs, (N, ...).
+        seed: seeds :func:`vaelib.seed_everything` and :func:`vaelib.fit`.
         device: where to train (default: ``x``'s device).
-        seed: seeds the initialisation, the batch order and the sampling noise.
-        progress, eval_fn, eval_every: passed to :func:`vaelib.fit`.
+        **fit_args: the other arguments of :func:`vaelib.fit` (``steps`` is required).
 
     Returns:
-        ``(model, history)``, the model in eval mode.
+        ``(model, history)``, the model in eval mode on ``device``.
     """
     device = torch.device(device) if device is not None else x.device
     seed_everything(seed)
-    model = VAE(recipe.latent_dim, hidden=recipe.hidden, image_shape=tuple(x.shape[1:])).to(device)
-    history = fit(model, lambda m, xb: elbo(m, xb), x.to(device), steps=recipe.steps,
-                  batch_size=recipe.batch_size, lr=recipe.lr, lr_schedule=recipe.lr_schedule(),
-                  transform=binarize, seed=seed, progress=progress,
-                  eval_fn=eval_fn, eval_every=eval_every, desc=f"VAE ({recipe.name} recipe)")
-    return model, history
+    model = build().to(device)
+    history = fit(model, loss_fn, x.to(device), seed=seed, **fit_args)
+    return model.eval(), history
 
 
-# ------------------------------------------------------------------ chapter 6: β-VAE on sprites
-__all__ += ["SPRITES_RECIPE", "SPRITES_BETAS", "SPRITES_SEEDS", "train_beta_vae"]
-
-# Measured for chapter 6 on the default 32x32 sprites (6,144 binary images): an MLP trains a
-# sweep of five β values in the chapter's budget on a 2-core CPU, where a conv net of the same
-# quality takes several times longer per step. Six latents for five factors: enough room for each
-# factor to get its own latent, few enough that the β pressure must choose.
-SPRITES_RECIPE = Recipe(name="sprites", steps=1500, batch_size=128, lr=3e-3, latent_dim=6,
-                        hidden=(256, 128))
-
-# Chapter 6's sweep, shared with bench/claims.py: every β is trained on each seed, because the
-# seed moves MIG as much as β does (Locatello et al. 2019). Three β values on three seeds keep
-# the chapter's nine models within its CPU budget.
-SPRITES_BETAS = (1, 4, 16)
-SPRITES_SEEDS = (0, 1, 2)
-
-
-def train_beta_vae(x: torch.Tensor, beta: float, *, recipe: Recipe = SPRITES_RECIPE,
-                   device: str | torch.device | None = None, seed: int = 0,
-                   progress: bool = True) -> tuple[VAE, History]:
-    """Build a Bernoulli MLP β-VAE and train it on binary images ``x`` with ``recipe``.
+def train_vae(recipe: Recipe, x: torch.Tensor, *, beta: float = 1.0,
+              device: str | torch.device | None = None, seed: int = 0, progress: bool = True,
+              eval_fn: Callable[[torch.nn.Module], dict[str, float]] | None = None,
+              eval_every: int | None = None) -> tuple[VAE, History]:
+    """Build a Bernoulli VAE of the recipe's size and train it on ``x`` with ``recipe``.
 
     The loss is ``-(E_q[log p(x|z)] - beta * KL)`` in nats per image (sums over pixels and latent
     dimensions), so ``beta = 1`` is the plain VAE and every ``beta`` means the same thing on
     every image size.
 
     Args:
-        x: binary training images, (N, C, H, W), e.g. ``make_sprites().x``; used as they are (no
-            re-binarization: sprites have no grey levels).
-        beta: the KL weight, positive.
-        recipe: budget, batch size, learning rate and model size (default :data:`SPRITES_RECIPE`).
+        recipe: the model's size and how to train it.
+        x: training images in [0, 1], (N, C, H, W): grey levels, binarized afresh at every step
+            when ``recipe.dynamic_binarization`` is set, or binary images used as they are.
+        beta: the KL weight, positive (β-VAE; 1 is the plain VAE).
         device: where to train (default: ``x``'s device).
         seed: seeds the initialisation, the batch order and the sampling noise, so models trained
             with different ``beta`` start from the same weights and see the same batches.
-        progress: show a progress bar.
+        progress, eval_fn, eval_every: passed to :func:`vaelib.fit`.
 
     Returns:
         ``(model, history)``, the model in eval mode.
@@ -146,13 +143,30 @@ def train_beta_vae(x: torch.Tensor, beta: float, *, recipe: Recipe = SPRITES_REC
         raise ValueError(f"beta must be a positive number (1 is the plain VAE), got {beta!r}.")
     if x.dim() != 4:
         raise ValueError(f"x must be images of shape (N, C, H, W), got {tuple(x.shape)}.")
-    device = torch.device(device) if device is not None else x.device
-    seed_everything(seed)
-    model = VAE(recipe.latent_dim, hidden=recipe.hidden, image_shape=tuple(x.shape[1:]),
-                arch=recipe.arch).to(device)
-    history = fit(model, lambda m, xb: elbo(m, xb, beta=float(beta)), x.to(device),
-                  steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr,
-                  lr_schedule=recipe.lr_schedule(), seed=seed, progress=progress,
-                  desc=f"β-VAE (β = {beta:g})")
-    model.eval()
-    return model, history
+    beta = float(beta)
+
+    def build() -> VAE:
+        return VAE(recipe.latent_dim, hidden=recipe.hidden, image_shape=tuple(x.shape[1:]),
+                   arch=recipe.arch)
+
+    desc = f"VAE ({recipe.name} recipe)" if beta == 1 else f"β-VAE (β = {beta:g})"
+    return train_new_model(build, lambda m, xb: elbo(m, xb, beta=beta), x, seed=seed, device=device,
+                           steps=recipe.steps, batch_size=recipe.batch_size, lr=recipe.lr,
+                           lr_schedule=recipe.lr_schedule(),
+                           transform=binarize if recipe.dynamic_binarization else None,
+                           progress=progress, eval_fn=eval_fn, eval_every=eval_every, desc=desc)
+
+
+# ------------------------------------------------------------------ chapter 6: β-VAE on sprites
+# Measured for chapter 6 on the default 32x32 sprites (6,144 binary images): an MLP trains a
+# sweep of five β values in the chapter's budget on a 2-core CPU, where a conv net of the same
+# quality takes several times longer per step. Six latents for five factors: enough room for each
+# factor to get its own latent, few enough that the β pressure must choose.
+SPRITES_RECIPE = Recipe(name="sprites", steps=1500, batch_size=128, lr=3e-3, latent_dim=6,
+                        hidden=(256, 128), dynamic_binarization=False)
+
+# Chapter 6's sweep, shared with bench/claims.py: every β is trained on each seed, because the
+# seed moves MIG as much as β does (Locatello et al. 2019). Three β values on three seeds keep
+# the chapter's nine models within its CPU budget.
+SPRITES_BETAS = (1, 4, 16)
+SPRITES_SEEDS = (0, 1, 2)

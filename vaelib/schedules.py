@@ -1,4 +1,5 @@
-"""KL weight schedules: how much of the KL term the loss carries at each optimizer step.
+"""Schedules over optimizer steps: the KL weight (how much of the KL term the loss carries) and
+the learning rate.
 
 Posterior collapse starts early: while the decoder is still poor, the cheapest way to lower the
 loss is to make q(z|x) equal the prior, and once the latents carry nothing the decoder learns to
@@ -11,7 +12,8 @@ Each function returns a callable ``weight(step) -> float`` of the 0-based step, 
     fit(model, lambda m, x, step: elbo(m, x, kl_weight=warmup(step)), x_train, steps=5000)
 
 The weight multiplies β inside :func:`vaelib.losses.elbo`; free bits, the other remedy, are its
-``free_bits`` argument.
+``free_bits`` argument. :func:`cosine_lr` is a learning-rate multiplier, :func:`vaelib.fit`'s
+``lr_schedule``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["constant", "linear_warmup", "cyclical"]
+__all__ = ["constant", "linear_warmup", "cyclical", "cosine_lr"]
 
 Schedule = Callable[[int], float]
 
@@ -100,3 +102,23 @@ def cyclical(total_steps: int, *, cycles: int = 4, ratio: float = 0.5) -> Schedu
         return min(1.0, tau / ratio)
 
     return schedule
+
+
+def cosine_lr(total_steps: int, warmup: int = 0) -> Schedule:
+    """A learning-rate multiplier: linear warm-up over ``warmup`` steps, then a cosine to zero.
+
+    The multiplier rises as ``(step + 1) / warmup`` to 1, then falls along half a cosine to 0 at
+    ``total_steps`` and stays there (Loshchilov & Hutter 2017, without restarts).
+
+    Args:
+        total_steps: the steps the schedule covers (warm-up included).
+        warmup: warm-up steps; 0 starts at the full rate.
+    """
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from .runtime import env_flag
 
-__all__ = ["fit", "History", "NonFiniteLossError", "cosine_lr"]
+__all__ = ["fit", "History", "NonFiniteLossError"]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -60,18 +60,6 @@ class History:
     @property
     def steps_per_second(self) -> float:
         return len(self.steps) / self.seconds if self.seconds > 0 else float("nan")
-
-
-def cosine_lr(total_steps: int, warmup: int = 0) -> Callable[[int], float]:
-    """A learning-rate multiplier: linear warm-up over ``warmup`` steps, then a cosine to zero."""
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
 
 
 def _terms_of(out) -> dict[str, torch.Tensor]:

@@ -67,7 +67,7 @@ from ..runtime import env_flag
 from .data import dumps, from_data, loads, to_data
 
 __all__ = ["CheckResult", "CheckFailed", "Check", "MultipleChoice", "run_check", "multiple_choice",
-           "Hint", "NOT_WRITTEN", "raised_message", "attempt", "attempted"]
+           "Hint", "NOT_WRITTEN", "raised_message", "attempt", "attempted", "hint_for_known_mistake"]
 
 
 class CheckFailed(AssertionError):
@@ -76,6 +76,20 @@ class CheckFailed(AssertionError):
 
 class Hint(Exception):
     """Raised by a judge (or a check body) to fail with a message for the learner."""
+
+
+def hint_for_known_mistake(value: float, candidates: dict[str, Any], *, rel_tol: float) -> None:
+    """Raise the :class:`Hint` of the first known mistake that reproduces the learner's ``value``.
+
+    Args:
+        value: the learner's number.
+        candidates: ``{hint: what that mistake computes}``, tried in order.
+        rel_tol: tolerance relative to ``max(1, |mistake|)``, so small numbers compare absolutely.
+    """
+    for hint, wrong in candidates.items():
+        wrong = float(wrong)
+        if abs(value - wrong) < rel_tol * max(1.0, abs(wrong)):
+            raise Hint(hint)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..applications import auroc
+from ..evaluate import auroc
 from . import Check, Hint, MultipleChoice
 
 __all__ = ["check_auroc_answer", "check_auroc", "check_ink_correlation"]

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from . import Check, Hint, MultipleChoice
+from . import Check, Hint, MultipleChoice, hint_for_known_mistake
 from .data import from_data, to_data
 
 __all__ = ["check_duplicate_latent_answer", "check_mig_from_information", "check_rotation_experiment"]
@@ -77,9 +77,7 @@ def _judge_mig_from_information(data: dict) -> str:
         "average the normalised gaps over the factors; you summed them.":
             float(np.sum((top[0] - top[1]) / entropy)),
     }
-    for hint, wrong in candidates.items():
-        if abs(value - wrong) < 1e-6:
-            raise Hint(hint)
+    hint_for_known_mistake(value, candidates, rel_tol=1e-6)
     raise Hint(f"got {value:.4f}, expected {want:.4f}. For each factor (column), sort the "
                "latents' mutual informations, take best minus second best, divide by the "
                "factor's entropy; then average over the factors.")

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from . import Check, Hint, MultipleChoice, attempt, attempted
+from . import Check, Hint, MultipleChoice, attempt, attempted, hint_for_known_mistake
 from .data import from_data, to_data, type_name
 
 __all__ = ["check_kl_mean_answer", "check_free_bits_kl", "check_cyclical_experiment"]
@@ -95,9 +95,7 @@ def _judge_free_bits_kl(data: dict) -> str:
         "use min=lambda as a floor (max(lambda, KL_d)), not a ceiling.":
             torch.clamp(per_example.mean(0), max=lam).sum(),
     }
-    for hint, wrong in candidates.items():
-        if abs(value - float(wrong)) < 1e-4 * max(1.0, abs(float(wrong))):
-            raise Hint(hint)
+    hint_for_known_mistake(value, candidates, rel_tol=1e-4)
     raise Hint(f"got {value:.4f}, expected {want:.4f}. Compute the closed-form KL of each "
                "dimension (B, D), average it over the batch (D,), clamp it from below at "
                "lambda, and sum over the dimensions.")

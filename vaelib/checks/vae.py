@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 import torch
 import torch.nn.functional as F
 
-from . import Check, Hint, MultipleChoice
+from . import Check, Hint, MultipleChoice, hint_for_known_mistake
 from .data import from_data, to_data, type_name
 
 __all__ = ["check_bound_order_answer", "check_negative_elbo", "check_importance_sampling_experiment"]
@@ -72,9 +72,7 @@ def _judge_negative_elbo(data: dict) -> str:
         "the KL uses logvar as the variance itself: the variance is exp(logvar).":
             -(rec - 0.5 * (mu.pow(2) + logvar - 1 - torch.log(logvar.abs() + 1e-12)).sum(1)).mean(),
     }
-    for hint, wrong in candidates.items():
-        if abs(value - float(wrong)) < 1e-3 * max(1.0, abs(float(wrong))):
-            raise Hint(hint)
+    hint_for_known_mistake(value, candidates, rel_tol=1e-3)
     raise Hint(f"got {value:.3f}, expected {float(want):.3f}. Compute the Bernoulli term with "
                "binary_cross_entropy_with_logits (summed over pixels), the closed-form KL "
                "(summed over latent dimensions), subtract, negate, average over the batch.")

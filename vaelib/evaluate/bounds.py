@@ -1,6 +1,7 @@
-"""How good is a trained VAE? Test ELBO, importance-sampled log-likelihood, active units.
+"""How well does a trained VAE explain data? The test ELBO and the importance-sampled log-likelihood.
 
-Every quantity is in nats per example unless its name says bits. All functions run in
+Every quantity is in nats per example unless its name says bits. Both estimators serve the VAE
+and, given labels ``y``, the conditional VAE (then they bound log p(x | y)). They run in
 memory-bounded batches without gradients and leave the model in eval mode.
 """
 
@@ -10,9 +11,9 @@ import math
 
 import torch
 
-from .losses import kl_standard_normal, log_normal_diagonal, reconstruction_log_likelihood
+from ..losses import elbo_per_example, log_normal_diagonal
 
-__all__ = ["evaluate_elbo", "importance_log_likelihood", "bits_per_dim", "active_units"]
+__all__ = ["evaluate_elbo", "importance_log_likelihood", "bits_per_dim"]
 
 
 def _batches(n: int, size: int):
@@ -24,14 +25,21 @@ def _generator_for(device: torch.device, seed: int | None) -> torch.Generator | 
     return None if seed is None else torch.Generator(device=device).manual_seed(seed)
 
 
+def _check_labels(x: torch.Tensor, y: torch.Tensor | None) -> None:
+    if y is not None and x.shape[0] != y.shape[0]:
+        raise ValueError(f"{x.shape[0]} images but {y.shape[0]} labels; give one label per image.")
+
+
 @torch.no_grad()
-def evaluate_elbo(model, x: torch.Tensor, *, batch_size: int = 1000, seed: int | None = 0,
+def evaluate_elbo(model, x: torch.Tensor, y: torch.Tensor | None = None, *, batch_size: int = 1000,
+                  seed: int | None = 0,
                   per_example: bool = False) -> dict[str, float] | dict[str, torch.Tensor]:
     """The ELBO of ``x`` under ``model``, one reparameterized sample per example.
 
     Args:
-        model: a VAE.
+        model: a VAE, or a conditional VAE when ``y`` is given.
         x: data, (N, C, H, W), on any device (moved batch by batch to the model's).
+        y: class indices (N,) for a conditional VAE (the bound is then on log p(x | y)).
         batch_size: examples per forward pass.
         seed: seeds the sampling noise so the number repeats; ``None`` uses the global generator.
         per_example: return tensors of shape (N,) instead of means.
@@ -39,35 +47,36 @@ def evaluate_elbo(model, x: torch.Tensor, *, batch_size: int = 1000, seed: int |
     Returns:
         ``{"elbo", "reconstruction", "kl"}`` in nats per example (means, or per-example tensors).
     """
+    _check_labels(x, y)
     model.eval()
     device = next(model.parameters()).device
     gen = _generator_for(device, seed)
     rec, kl = [], []
     for sl in _batches(x.shape[0], batch_size):
-        xb = x[sl].to(device)
-        mu, logvar = model.encode(xb)
-        eps = torch.randn(mu.shape, generator=gen, device=device, dtype=mu.dtype)
-        z = mu + torch.exp(0.5 * logvar) * eps
-        rec.append(reconstruction_log_likelihood(model, model.decode(z), xb))
-        kl.append(kl_standard_normal(mu, logvar))
+        yb = None if y is None else y[sl].to(device)
+        rec_b, kl_per_dim = elbo_per_example(model, x[sl].to(device), yb, generator=gen)
+        rec.append(rec_b)
+        kl.append(kl_per_dim.sum(dim=1))
     rec_t, kl_t = torch.cat(rec).cpu(), torch.cat(kl).cpu()
     out = {"elbo": rec_t - kl_t, "reconstruction": rec_t, "kl": kl_t}
     return out if per_example else {k: float(v.mean()) for k, v in out.items()}
 
 
 @torch.no_grad()
-def importance_log_likelihood(model, x: torch.Tensor, *, samples: int = 1000,
-                              batch_size: int = 100, max_elements: int = 2**24,
-                              seed: int | None = 0) -> torch.Tensor:
+def importance_log_likelihood(model, x: torch.Tensor, y: torch.Tensor | None = None, *,
+                              samples: int = 1000, batch_size: int = 100,
+                              max_elements: int = 2**24, seed: int | None = 0) -> torch.Tensor:
     """Importance-sampled estimate of log p(x) (Burda, Grosse & Salakhutdinov 2016).
 
     log p(x) ~= logsumexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)] - log K, with z_k ~ q(z|x).
     It is a lower bound on log p(x) in expectation, equal to the ELBO for K = 1 and tightening
-    as K grows.
+    as K grows. With labels ``y`` and a conditional VAE, every term is conditioned on y and the
+    estimate bounds log p(x | y).
 
     Args:
-        model: a VAE.
+        model: a VAE, or a conditional VAE when ``y`` is given.
         x: data, (N, C, H, W).
+        y: class indices (N,) for a conditional VAE.
         samples: K, the number of importance samples per example.
         batch_size: examples encoded together.
         max_elements: bound on decoded pixels held at once (samples x examples x pixels); the K
@@ -79,6 +88,7 @@ def importance_log_likelihood(model, x: torch.Tensor, *, samples: int = 1000,
     """
     if samples < 1:
         raise ValueError(f"samples must be at least 1, got {samples}.")
+    _check_labels(x, y)
     model.eval()
     device = next(model.parameters()).device
     gen = _generator_for(device, seed)
@@ -86,18 +96,19 @@ def importance_log_likelihood(model, x: torch.Tensor, *, samples: int = 1000,
     results = []
     for sl in _batches(x.shape[0], batch_size):
         xb = x[sl].to(device)
+        condition = () if y is None else (y[sl].to(device),)
         b = xb.shape[0]
-        mu, logvar = model.encode(xb)  # (b, D)
+        mu, logvar = model.encode(xb, *condition)  # (b, D)
         chunk = max(1, min(samples, max_elements // max(1, b * pixels)))
         log_w = []
         for start in range(0, samples, chunk):
             k = min(chunk, samples - start)
-            eps = torch.randn((k, *mu.shape), generator=gen, device=device, dtype=mu.dtype)
-            z = mu + torch.exp(0.5 * logvar) * eps  # (k, b, D)
-            logits = model.decode(z.reshape(k * b, -1))  # (k*b, D) -> (k*b, C, H, W)
+            z = model.reparameterize(mu, logvar, samples=k, generator=gen)  # (k, b, D)
+            # (k, b, D) -> (k*b, D) -> logits (k*b, C, H, W); each label repeated for its k codes
+            logits = model.decode(z.reshape(k * b, -1), *(c.repeat(k) for c in condition))
             x_rep = xb.expand(k, *xb.shape).reshape(k * b, *xb.shape[1:])
-            log_px_z = reconstruction_log_likelihood(model, logits, x_rep).reshape(k, b)
-            log_pz = log_normal_diagonal(z, torch.zeros_like(z), torch.zeros_like(z))
+            log_px_z = model.log_likelihood(logits, x_rep).reshape(k, b)
+            log_pz = log_normal_diagonal(z, torch.zeros_like(z), torch.zeros_like(z))  # the prior N(0, I)
             log_qz = log_normal_diagonal(z, mu, logvar)
             log_w.append(log_px_z + log_pz - log_qz)  # (k, b)
         log_w_all = torch.cat(log_w)  # (K, b)
@@ -105,24 +116,17 @@ def importance_log_likelihood(model, x: torch.Tensor, *, samples: int = 1000,
     return torch.cat(results)
 
 
-def bits_per_dim(nats_per_example: float | torch.Tensor, dims: int = 784):
-    """Convert a log-likelihood in nats per example into bits per dimension (pixel)."""
-    return nats_per_example / (dims * math.log(2))
+def bits_per_dim(nats_per_example: float | torch.Tensor, dims: int):
+    """Convert a log-likelihood in nats per example into bits per dimension (pixel).
 
-
-@torch.no_grad()
-def active_units(model, x: torch.Tensor, *, threshold: float = 0.01,
-                 batch_size: int = 1000) -> tuple[int, torch.Tensor]:
-    """Count the latent dimensions the encoder actually uses (Burda et al. 2016).
-
-    Dimension i is active when Var_x( E_q[z_i | x] ) > ``threshold``: its posterior mean moves
-    with the input. An inactive dimension has collapsed onto the prior.
+    Args:
+        nats_per_example: nats per example (a number or a tensor).
+        dims: dimensions (pixels) per example, e.g. ``x[0].numel()``: 784 for MNIST.
 
     Returns:
-        ``(count, variances)`` with ``variances`` of shape (latent_dim,).
+        The same shape as ``nats_per_example``, in bits per dimension.
     """
-    model.eval()
-    device = next(model.parameters()).device
-    mus = torch.cat([model.encode(x[sl].to(device))[0].cpu() for sl in _batches(x.shape[0], batch_size)])
-    variances = mus.var(dim=0)
-    return int((variances > threshold).sum()), variances
+    if isinstance(dims, bool) or not isinstance(dims, int) or dims < 1:
+        raise ValueError(f"dims must be the positive number of dimensions per example (x[0].numel()), "
+                         f"got {dims!r}.")
+    return nats_per_example / (dims * math.log(2))

@@ -1,0 +1,51 @@
+"""How often does a classifier agree with the labels, on real digits or on generated ones?
+
+A conditional generator is graded by a classifier trained on real digits
+(:func:`vaelib.classifier.train_classifier`): sample digits of every label, classify them, count.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["accuracy", "generated_digit_accuracy"]
+
+
+def _predict(classifier: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Predicted classes (N,) on the CPU, from ``classifier.predict`` when it has one."""
+    return classifier.predict(x) if hasattr(classifier, "predict") else classifier(x).argmax(1).cpu()
+
+
+def accuracy(classifier: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of ``x`` that ``classifier`` labels as ``y``."""
+    pred = _predict(classifier, x)
+    return float((pred == y.cpu()).float().mean())
+
+
+@torch.no_grad()
+def generated_digit_accuracy(model, classifier: nn.Module, *, per_class: int = 100,
+                             seed: int = 0) -> dict:
+    """Grade a conditional generator: sample ``per_class`` digits of every label and classify them.
+
+    Args:
+        model: a :class:`~vaelib.models.ConditionalVAE` (anything with ``sample(labels, generator=)``
+            and ``num_classes``).
+        classifier: trained on real digits; its agreement with the requested label is the score.
+        per_class: samples per label.
+        seed: seeds the prior draws.
+
+    Returns:
+        ``{"accuracy": float, "per_class": (K,) tensor, "confusion": (K, K) tensor}`` where
+        ``confusion[i, j]`` counts samples asked to be digit i that the classifier calls j.
+    """
+    if per_class < 1:
+        raise ValueError(f"per_class must be a positive number of samples, got {per_class}.")
+    k = model.num_classes
+    labels = torch.arange(k).repeat_interleave(per_class)  # (K * per_class,)
+    images = model.sample(labels, generator=torch.Generator().manual_seed(seed))
+    pred = _predict(classifier, images)
+    confusion = torch.zeros(k, k, dtype=torch.long)
+    confusion.index_put_((labels, pred.cpu()), torch.ones_like(labels), accumulate=True)
+    per = confusion.diag().float() / per_class
+    return {"accuracy": float(per.mean()), "per_class": per, "confusion": confusion}

@@ -1,0 +1,104 @@
+"""What do the codes hold? Encoder means, active units, and a linear probe on features.
+
+Codes are the encoder's means, computed in batches without gradients (:func:`encode_means`);
+the other functions here read them.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["encode_means", "active_units", "linear_probe_accuracy"]
+
+
+@torch.no_grad()
+def encode_means(model, x: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+    """The encoder's means for every image, in batches, without gradients.
+
+    Args:
+        model: anything with ``encode(x)`` returning ``(mu, logvar)`` (a VAE) or a code tensor
+            (an autoencoder).
+        x: images (N, C, H, W) on any device; moved batch by batch to the model's device.
+        batch_size: images per forward pass.
+
+    Returns:
+        (N, latent_dim) float tensor on the CPU. The model's train/eval mode is restored after.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    if not hasattr(model, "encode"):
+        raise ValueError(f"{type(model).__name__} has no encode(x) method; pass a VAE or an autoencoder.")
+    param = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+    device = param.device if param is not None else x.device
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()  # dropout / batch norm in inference mode: the means must not be noisy
+    try:
+        out = []
+        for start in range(0, x.shape[0], batch_size):
+            code = model.encode(x[start:start + batch_size].to(device))
+            mu = code[0] if isinstance(code, (tuple, list)) else code
+            out.append(mu.detach().float().cpu())
+    finally:
+        if was_training:
+            model.train()
+    if not out:
+        raise ValueError("x holds no images.")
+    return torch.cat(out)
+
+
+def active_units(model, x: torch.Tensor, *, threshold: float = 0.01,
+                 batch_size: int = 1000) -> tuple[int, torch.Tensor]:
+    """Count the latent dimensions the encoder actually uses (Burda et al. 2016).
+
+    Dimension i is active when Var_x( E_q[z_i | x] ) > ``threshold``: its posterior mean moves
+    with the input. An inactive dimension has collapsed onto the prior.
+
+    Returns:
+        ``(count, variances)`` with ``variances`` of shape (latent_dim,).
+    """
+    variances = encode_means(model, x, batch_size=batch_size).var(dim=0)
+    model.eval()
+    return int((variances > threshold).sum()), variances
+
+
+def linear_probe_accuracy(train_features: torch.Tensor, train_labels: torch.Tensor,
+                          test_features: torch.Tensor, test_labels: torch.Tensor, *,
+                          steps: int = 300, lr: float = 0.05, weight_decay: float = 1e-3,
+                          seed: int = 0) -> float:
+    """Train multinomial logistic regression on (few) labelled features; return test accuracy.
+
+    The features are standardised with the training set's mean and standard deviation, so latent
+    means and raw pixels get the same treatment; training is full-batch Adam with L2 weight decay.
+
+    Args:
+        train_features: (n, F) features of the labelled examples.
+        train_labels: (n,) their labels.
+        test_features, test_labels: the held-out set.
+        steps, lr, weight_decay: the optimiser.
+
+    Returns:
+        Test accuracy in [0, 1].
+    """
+    xtr = train_features.detach().float().flatten(1).cpu()
+    xte = test_features.detach().float().flatten(1).cpu()
+    ytr, yte = train_labels.cpu().long(), test_labels.cpu().long()
+    if xtr.shape[0] != ytr.shape[0] or xte.shape[0] != yte.shape[0]:
+        raise ValueError("give one label per feature row, for both the training and the test set.")
+    mean, std = xtr.mean(0), xtr.std(0, unbiased=False) + 1e-3  # +1e-3: constant pixels stay finite
+    xtr, xte = (xtr - mean) / std, (xte - mean) / std
+    gen = torch.Generator().manual_seed(seed)
+    classes = int(max(ytr.max(), yte.max())) + 1
+    linear = nn.Linear(xtr.shape[1], classes)
+    with torch.no_grad():
+        linear.weight.normal_(0.0, 0.01, generator=gen)
+        linear.bias.zero_()
+    opt = torch.optim.Adam(linear.parameters(), lr=lr, weight_decay=weight_decay)
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(linear(xtr), ytr).backward()
+        opt.step()
+    with torch.no_grad():
+        return float((linear(xte).argmax(1) == yte).float().mean())
