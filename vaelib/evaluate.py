@@ -49,7 +49,8 @@ def evaluate_elbo(model, x: torch.Tensor, *, batch_size: int = 1000, seed: int |
         eps = torch.randn(mu.shape, generator=gen, device=device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps
         rec.append(reconstruction_log_likelihood(model, model.decode(z), xb))
-        kl.append(kl_standard_normal(mu, logvar))
+        kl.append(kl_standard_normal(mu, logvar) if getattr(model, "has_standard_prior", True)
+                  else log_normal_diagonal(z, mu, logvar) - model.log_prior(z))  # learned prior: one sample
     rec_t, kl_t = torch.cat(rec).cpu(), torch.cat(kl).cpu()
     out = {"elbo": rec_t - kl_t, "reconstruction": rec_t, "kl": kl_t}
     return out if per_example else {k: float(v.mean()) for k, v in out.items()}
@@ -97,7 +98,7 @@ def importance_log_likelihood(model, x: torch.Tensor, *, samples: int = 1000,
             logits = model.decode(z.reshape(k * b, -1))  # (k*b, D) -> (k*b, C, H, W)
             x_rep = xb.expand(k, *xb.shape).reshape(k * b, *xb.shape[1:])
             log_px_z = reconstruction_log_likelihood(model, logits, x_rep).reshape(k, b)
-            log_pz = log_normal_diagonal(z, torch.zeros_like(z), torch.zeros_like(z))
+            log_pz = model.log_prior(z)  # (k, b)
             log_qz = log_normal_diagonal(z, mu, logvar)
             log_w.append(log_px_z + log_pz - log_qz)  # (k, b)
         log_w_all = torch.cat(log_w)  # (K, b)
@@ -126,3 +127,62 @@ def active_units(model, x: torch.Tensor, *, threshold: float = 0.01,
     mus = torch.cat([model.encode(x[sl].to(device))[0].cpu() for sl in _batches(x.shape[0], batch_size)])
     variances = mus.var(dim=0)
     return int((variances > threshold).sum()), variances
+
+
+# ------------------------------------------------------------------ holes and prior samples
+__all__ += ["far_from_data", "classifier_confidence"]
+
+
+@torch.no_grad()
+def far_from_data(z_query: torch.Tensor, z_train: torch.Tensor, z_test: torch.Tensor, *,
+                  quantile: float = 0.95, batch_size: int = 2000) -> tuple[torch.Tensor, float]:
+    """Chapter 1's measure of holes: which codes lie farther from every training code than
+    ``quantile`` of the test codes do.
+
+    A test image's code is typically this close to some training code; a query code (e.g. a draw
+    from the prior) beyond that distance sits where the decoder was never trained.
+
+    Args:
+        z_query: codes to test, (M, D).
+        z_train: codes of the training images, (N, D).
+        z_test: codes of held-out images, (T, D), which set the threshold.
+        quantile: in (0, 1); 0.95 means "farther than 95% of test codes are".
+        batch_size: query rows per distance computation (memory bound).
+
+    Returns:
+        ``(far, threshold)``: a bool tensor (M,) on the CPU, and the distance threshold.
+    """
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must lie strictly between 0 and 1, got {quantile}.")
+    for name, z in (("z_query", z_query), ("z_train", z_train), ("z_test", z_test)):
+        if z.dim() != 2 or z.shape[1] != z_train.shape[-1] or z.shape[0] == 0:
+            raise ValueError(f"{name} must be a non-empty (N, D) tensor with the same D as z_train, "
+                             f"got {tuple(z.shape)}.")
+    z_train = z_train.float().cpu()
+
+    def nearest(z: torch.Tensor) -> torch.Tensor:
+        z = z.float().cpu()
+        return torch.cat([torch.cdist(z[sl], z_train).min(dim=1).values for sl in _batches(z.shape[0], batch_size)])
+
+    threshold = nearest(z_test).quantile(quantile).item()
+    return nearest(z_query) > threshold, threshold
+
+
+@torch.no_grad()
+def classifier_confidence(classifier: torch.nn.Module, images: torch.Tensor, *, threshold: float = 0.9,
+                          batch_size: int = 1000) -> dict[str, float]:
+    """How sure a digit classifier trained on real digits is about generated ones.
+
+    Args:
+        classifier: images (B, C, H, W) -> class logits (B, K).
+        images: generated images in [0, 1], (N, C, H, W).
+        threshold: the confidence above which an image counts as recognised.
+
+    Returns:
+        ``{"confidence": mean top-class probability, "recognised": share above threshold}``.
+    """
+    classifier.eval()
+    device = next(classifier.parameters()).device
+    top = torch.cat([torch.softmax(classifier(images[sl].to(device)), dim=1).max(dim=1).values.cpu()
+                     for sl in _batches(images.shape[0], batch_size)])
+    return {"confidence": float(top.mean()), "recognised": float((top > threshold).float().mean())}

@@ -161,7 +161,7 @@ class ElboTerms:
     Attributes:
         loss: what the optimizer minimises: ``-(reconstruction - beta * kl)``.
         reconstruction: E_q[log p(x|z)], one-sample estimate.
-        kl: KL(q(z|x) || p(z)), closed form.
+        kl: KL(q(z|x) || p(z)), closed form (one-sample estimate for a learned prior).
         elbo: ``reconstruction - kl`` (the bound itself, whatever beta is).
     """
 
@@ -181,6 +181,11 @@ def reconstruction_log_likelihood(model, x_out: torch.Tensor, x: torch.Tensor) -
     live in [0, 1]) and the model's standard deviation ``exp(log_sigma)``.
     """
     if getattr(model, "likelihood", "bernoulli") == "gaussian":
+        lo, hi = (torch.aminmax(x.detach()) if x.numel() else (x.new_zeros(()), x.new_zeros(())))
+        if not (lo >= 0 and hi <= 1):  # the mean is a sigmoid: images outside [0, 1] are a mistake
+            raise ValueError(f"The Gaussian decoder's mean is a sigmoid, in [0, 1], so x must be in [0, 1] "
+                             f"too, but it ranges over [{lo.item():.4g}, {hi.item():.4g}]. Divide grey "
+                             "levels 0-255 by 255, and undo any normalisation such as transforms.Normalize.")
         return gaussian_log_likelihood(torch.sigmoid(x_out), x, model.log_sigma)
     return bernoulli_log_likelihood(x_out, x)
 
@@ -204,14 +209,20 @@ def elbo(model, x: torch.Tensor, *, beta: float = 1.0, kl_weight: float = 1.0,
     Returns:
         :class:`ElboTerms`, each a scalar tensor in nats per example.
     """
-    x_out, mu, logvar, _ = model(x)
-    return _elbo_terms(model, x_out, x, mu, logvar, beta, kl_weight, free_bits)
+    x_out, mu, logvar, z = model(x)
+    return _elbo_terms(model, x_out, x, mu, logvar, beta, kl_weight, free_bits, z=z)
 
 
 def _elbo_terms(model, x_out, x, mu, logvar, beta: float, kl_weight: float,
-                free_bits: float) -> ElboTerms:
+                free_bits: float, z: torch.Tensor | None = None) -> ElboTerms:
     """The ELBO's terms from one forward pass; shared by :func:`elbo` and :func:`conditional_elbo`."""
     rec = reconstruction_log_likelihood(model, x_out, x).mean()
+    if not getattr(model, "has_standard_prior", True):  # a learned prior: no closed form; one-sample
+        if free_bits > 0:  # Monte Carlo estimate log q(z|x) - log p(z) at the reparameterized z
+            raise ValueError("free_bits needs the per-dimension KL of the standard normal prior; "
+                             "train a model with a learned prior with free_bits=0.")
+        kl = (log_normal_diagonal(z, mu, logvar) - model.log_prior(z)).mean()
+        return ElboTerms(loss=-(rec - beta * kl_weight * kl), reconstruction=rec, kl=kl, elbo=rec - kl)
     kl_per_dim = kl_standard_normal_per_dim(mu, logvar)  # (B, D)
     kl = kl_per_dim.sum(dim=1).mean()
     if free_bits > 0:
