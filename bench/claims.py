@@ -1,6 +1,6 @@
 """Does every comparison the book makes survive other seeds? Each claim re-run on several seeds.
 
-Every comparative statement of chapters 4 to 8 (one model or setting better than another, an
+Every comparative statement of chapters 4 to 9 (one model or setting better than another, an
 ordering, a threshold) is measured here with the chapter's own code path and settings, on several
 seeds (default 0, 1, 2; the chapters run seed 0). For each claim the script reports the two
 compared quantities per seed, their mean and standard deviation, the paired difference per seed
@@ -381,6 +381,96 @@ def measure_few_labels(n: int) -> Callable[[Lab, int], dict[str, float]]:
                               f"pixels, {n} labels per class": ch8_few_labels(lab, seed)[f"pixels, {n} labels per class"]}
 
 
+# ------------------------------------------------------------------- chapter 5: σ with a 2-D code, β = 0
+# Mirrors chapters/05_pathologies.ipynb: train_gaussian_2d (784-256-2 Gaussian VAE on the grey-level
+# digits, 1,000 steps, Adam 1e-3) and the β = 0 model (train_model with beta=0), scored by the digit
+# classifier (train_classifier, 1,000 steps) on 1,000 prior samples.
+CH5_SIGMAS = {"σ = 1": 1.0, "σ = 0.3": 0.3, "σ = 0.1": 0.1, "learned σ": None}
+
+
+def ch5_gaussian_2d(lab: Lab, seed: int, name: str) -> dict[str, float]:
+    def make():
+        sigma = CH5_SIGMAS[name]
+        vaelib.seed_everything(seed)
+        model = vaelib.VAE(2, hidden=(256,), likelihood="gaussian", sigma=sigma or 1.0,
+                           learn_sigma=sigma is None).to(lab.device)
+        vaelib.fit(model, lambda m, x: vaelib.elbo(m, x), lab.train.x, steps=lab.steps(1000), lr=1e-3,
+                   seed=seed, progress=False)
+        model.eval()
+        with torch.no_grad():
+            mu, logvar = model.encode(lab.test.x)
+            return {"rate": kl_standard_normal(mu, logvar).mean().item(),
+                    "distortion": (model.reconstruct(lab.test.x) - lab.test.x).pow(2).flatten(1).sum(1).mean().item(),
+                    "sigma": model.log_sigma.exp().item()}
+    return lab.memo(("ch5 gaussian 2-D", name, seed), make)
+
+
+def measure_sigma_order(quantity: str, sign: float) -> Callable[[Lab, int], dict[str, float]]:
+    def measure(lab: Lab, seed: int) -> dict[str, float]:
+        values = [ch5_gaussian_2d(lab, seed, n)[quantity] for n in ("σ = 1", "σ = 0.3", "σ = 0.1")]
+        steps = [sign * (b - a) for a, b in zip(values[:-1], values[1:], strict=True)]
+        learned = ch5_gaussian_2d(lab, seed, "learned σ")
+        return {f"smallest {quantity} change, σ 1 -> 0.3 -> 0.1": min(steps),
+                **{f"{quantity} at {n}": ch5_gaussian_2d(lab, seed, n)[quantity] for n in CH5_SIGMAS},
+                "learned σ": learned["sigma"]}
+    return measure
+
+
+def ch5_no_kl(lab: Lab, seed: int) -> dict[str, float]:
+    def make():
+        out = {}
+        clf = ch7_classifier(lab, seed)
+        for name, beta in (("β = 1", 1.0), ("β = 0", 0.0)):
+            vaelib.seed_everything(seed)
+            model = vaelib.VAE(20, hidden=(400,)).to(lab.device)
+            vaelib.fit(model, lambda m, x, b=beta: vaelib.elbo(m, x, beta=b), lab.train.x, steps=lab.steps(1500),
+                       lr=1e-3, transform=vaelib.binarize, seed=seed, progress=False)
+            model.eval()
+            samples = model.sample(1000, generator=torch.Generator().manual_seed(seed + 2))
+            scores = vaelib.evaluate.classifier_confidence(clf, samples)
+            out[f"recognised, {name}"] = scores["recognised"]
+            out[f"confidence, {name}"] = scores["confidence"]
+            out[f"reconstruction, {name}"] = vaelib.evaluate_elbo(model, lab.x_test)["reconstruction"]
+        return out
+    return lab.memo(("ch5 no KL", seed), make)
+
+
+# ------------------------------------------------------------------- chapter 9: learned priors
+# Mirrors chapters/09_beyond.ipynb: train_2d_vae (784-256-2 Bernoulli VAE, 1,500 steps, Adam 1e-3,
+# dynamic binarization) with each prior; 2,000 prior draws; K = 1000 on the first 200 test images.
+CH9_PRIORS = {"N(0, I)": None, "mixture": {"kind": "mixture", "components": 10},
+              "VampPrior": {"kind": "vamp", "components": 50}}
+
+
+def ch9_prior(lab: Lab, seed: int, name: str) -> dict[str, float]:
+    def make():
+        vaelib.seed_everything(seed)
+        model = vaelib.VAE(2, hidden=(256,), prior=CH9_PRIORS[name]).to(lab.device)
+        vaelib.fit(model, lambda m, x: vaelib.elbo(m, x), lab.train.x, steps=lab.steps(1500), lr=1e-3,
+                   transform=vaelib.binarize, seed=seed, progress=False)
+        model.eval()
+        z_train = vaelib.encode_means(model, vaelib.fixed_binarization(lab.train.x))
+        z_test = vaelib.encode_means(model, lab.x_test)
+        with torch.no_grad():
+            z_prior = model.prior.sample(2000, generator=torch.Generator().manual_seed(seed + 3))
+            images = model.decode(z_prior).sigmoid()
+        far, _ = vaelib.evaluate.far_from_data(z_prior, z_train, z_test)
+        terms = vaelib.evaluate_elbo(model, lab.x_test)
+        return {"far": far.float().mean().item(), "kl": terms["kl"], "elbo": terms["elbo"],
+                **vaelib.evaluate.classifier_confidence(ch7_classifier(lab, seed), images),
+                "log_px": vaelib.importance_log_likelihood(model, lab.x_test[:200], samples=1000).mean().item()}
+    return lab.memo(("ch9 prior", name, seed), make)
+
+
+_PRIOR_TEXT = {"mixture": "A mixture-of-Gaussians prior", "vamp": "The VampPrior"}
+_PRIOR_WITH = {"mixture": "a mixture-of-Gaussians prior", "vamp": "the VampPrior"}
+
+
+def ch9_pair(quantity: str, learned: str) -> Callable[[Lab, int], dict[str, float]]:
+    return lambda lab, seed: {f"{quantity}, {learned}": ch9_prior(lab, seed, learned)[quantity],
+                              f"{quantity}, N(0, I)": ch9_prior(lab, seed, "N(0, I)")[quantity]}
+
+
 # ------------------------------------------------------------------------------ the claims
 CLAIMS = [
     # chapter 4
@@ -412,6 +502,18 @@ CLAIMS = [
     Claim("ch5-learned-sigma-kl", "05_pathologies", "Learning σ raises the KL above the σ = 1 model's.",
           ch5_pair("kl", "Gaussian, learned σ", "Gaussian σ = 1"), "Gaussian, learned σ", "Gaussian σ = 1", ">", 0.0,
           "nats"),
+    Claim("ch5-sigma-rate", "05_pathologies", "With a 2-D code, the rate rises at every step down in σ "
+          "(1, 0.3, 0.1).", measure_sigma_order("rate", 1.0), "smallest rate change, σ 1 -> 0.3 -> 0.1", 0.0,
+          ">", 0.0, "nats"),
+    Claim("ch5-sigma-distortion", "05_pathologies", "With a 2-D code, the distortion falls at every step down "
+          "in σ (1, 0.3, 0.1).", measure_sigma_order("distortion", -1.0),
+          "smallest distortion change, σ 1 -> 0.3 -> 0.1", 0.0, ">", 0.0, "squared pixel units per image"),
+    Claim("ch5-no-kl-reconstruction", "05_pathologies", "Without the KL term (β = 0) the test reconstruction "
+          "term is higher than with β = 1.", ch5_no_kl, "reconstruction, β = 0", "reconstruction, β = 1", ">", 0.0,
+          "nats"),
+    Claim("ch5-no-kl-samples", "05_pathologies", "Without the KL term (β = 0) the classifier recognises fewer "
+          "prior samples than with β = 1.", ch5_no_kl, "recognised, β = 1", "recognised, β = 0", ">", 0.0,
+          "fraction"),
     # chapter 6
     Claim("ch6-rate-falls-with-beta", "06_beta_vae", "The rate falls at every step up in β.",
           measure_rate_order, "smallest rate drop between neighbouring β", 0.0, ">", 0.0, "nats"),
@@ -453,6 +555,19 @@ CLAIMS = [
     *[Claim(f"ch8-codes-vs-pixels-{n}", "08_applications", f"20 VAE codes do about as well as 784 pixels with "
             f"{n} labels per class (accuracy within 0.05).", measure_few_labels(n), f"codes, {n} labels per class",
             f"pixels, {n} labels per class", "~", 0.05, "accuracy") for n in (10, 100, 400)],
+    # chapter 9
+    *[Claim(f"ch9-prior-far-{key}", "09_beyond", f"{_PRIOR_TEXT[key]} puts fewer of its draws far from the data "
+            "than N(0, I).", ch9_pair("far", name), "far, N(0, I)", f"far, {name}", ">", 0.0, "fraction")
+      for key, name in (("mixture", "mixture"), ("vamp", "VampPrior"))],
+    *[Claim(f"ch9-prior-recognised-{key}", "09_beyond", f"The classifier recognises more prior samples of "
+            f"a 2-D VAE with {_PRIOR_WITH[key]} than with N(0, I).", ch9_pair("recognised", name), f"recognised, {name}",
+            "recognised, N(0, I)", ">", 0.0, "fraction") for key, name in (("mixture", "mixture"), ("vamp", "VampPrior"))],
+    *[Claim(f"ch9-prior-loglik-{key}", "09_beyond", f"{_PRIOR_TEXT[key]} gives a higher test log-likelihood "
+            "(K = 1000) than N(0, I).", ch9_pair("log_px", name), f"log_px, {name}", "log_px, N(0, I)", ">", 0.0,
+            "nats") for key, name in (("mixture", "mixture"), ("vamp", "VampPrior"))],
+    *[Claim(f"ch9-prior-kl-{key}", "09_beyond", f"{_PRIOR_TEXT[key]} has a smaller KL term than N(0, I).",
+            ch9_pair("kl", name), "kl, N(0, I)", f"kl, {name}", ">", 0.0, "nats")
+      for key, name in (("mixture", "mixture"), ("vamp", "VampPrior"))],
 ]
 
 

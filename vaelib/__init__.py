@@ -5,6 +5,7 @@ The public surface, by responsibility:
 - :mod:`vaelib.runtime`: device choice and seeding
 - :mod:`vaelib.data`: MNIST as tensors (full or the bundled subset), binarization, sprites
 - :mod:`vaelib.nets`, :mod:`vaelib.models`: encoders, decoders, ``Autoencoder``, ``VAE``
+- :mod:`vaelib.priors`: priors p(z) for the VAE: N(0, I), a mixture of Gaussians, the VampPrior
 - :mod:`vaelib.losses`: closed-form KLs, log-likelihoods, the ELBO (nats per example)
 - :mod:`vaelib.train`: ``fit``, one model-agnostic training loop
 - :mod:`vaelib.evaluate`: measurements of a trained model: test ELBO, importance-sampled
@@ -34,6 +35,7 @@ from . import (
     models,
     nets,
     plots,
+    priors,
     recipes,
     runtime,
     sample_quality,
@@ -62,6 +64,7 @@ from .losses import (
     kl_standard_normal,
 )
 from .models import VAE, Autoencoder, ConditionalVAE
+from .priors import MixturePrior, StandardNormalPrior, VampPrior
 from .runtime import get_device, seed_everything
 from .train import History, NonFiniteLossError, fit
 
@@ -69,11 +72,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "bench_results", "checkpoint", "classifier", "data", "disentanglement", "evaluate", "losses",
-    "models", "nets", "plots", "recipes", "runtime", "sample_quality", "schedules", "train",
+    "models", "nets", "plots", "priors", "recipes", "runtime", "sample_quality", "schedules", "train",
     "SpriteSet", "make_sprites", "mutual_information_gap", "encode_means",
     "save_checkpoint", "load_checkpoint", "CheckpointError",
     "ImageSet", "load_mnist", "binarize", "fixed_binarization",
     "Autoencoder", "VAE", "ConditionalVAE", "conditional_elbo",
+    "StandardNormalPrior", "MixturePrior", "VampPrior",
     "ElboTerms", "elbo", "kl_standard_normal", "kl_diagonal_gaussians",
     "bernoulli_log_likelihood", "gaussian_log_likelihood",
     "fit", "History", "NonFiniteLossError",

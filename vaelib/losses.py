@@ -161,7 +161,7 @@ class ElboTerms:
     Attributes:
         loss: what the optimizer minimises: ``-(reconstruction - beta * kl)``.
         reconstruction: E_q[log p(x|z)], one-sample estimate.
-        kl: KL(q(z|x) || p(z)), closed form.
+        kl: KL(q(z|x) || p(z)), closed form (one-sample estimate for a learned prior).
         elbo: ``reconstruction - kl`` (the bound itself, whatever beta is).
     """
 
@@ -191,13 +191,17 @@ def elbo_per_example(model, x: torch.Tensor, y: torch.Tensor | None = None, *,
 
     Returns:
         ``(reconstruction, kl_per_dim)``: E_q[log p(x|z)] as a one-sample estimate, shape (B,),
-        and KL(q(z|x) || p(z)) of each latent dimension, shape (B, D); both in nats.
+        and KL(q(z|x) || p(z)) of each latent dimension, shape (B, D) (for a learned prior, which has
+        no closed form, a one-sample estimate of the total, shape (B, 1)); both in nats.
     """
     condition = () if y is None else (y,)
     mu, logvar = model.encode(x, *condition)
     z = model.reparameterize(mu, logvar, generator=generator)
     reconstruction = model.log_likelihood(model.decode(z, *condition), x)
-    kl_per_dim = kl_standard_normal_per_dim(mu, logvar)  # (B, D): the one line that computes the KL
+    if getattr(model, "has_standard_prior", True):
+        kl_per_dim = kl_standard_normal_per_dim(mu, logvar)  # (B, D): closed form
+    else:  # a learned prior has no closed form: one-sample estimate log q(z|x) - log p(z), (B, 1)
+        kl_per_dim = (log_normal_diagonal(z, mu, logvar) - model.log_prior(z)).unsqueeze(1)
     return reconstruction, kl_per_dim
 
 
@@ -220,6 +224,9 @@ def elbo(model, x: torch.Tensor, *, beta: float = 1.0, kl_weight: float = 1.0,
     Returns:
         :class:`ElboTerms`, each a scalar tensor in nats per example.
     """
+    if free_bits > 0 and not getattr(model, "has_standard_prior", True):
+        raise ValueError("free_bits needs the per-dimension KL of the standard normal prior; "
+                         "train a model with a learned prior with free_bits=0.")
     return _batch_terms(*elbo_per_example(model, x), beta, kl_weight, free_bits)
 
 

@@ -16,6 +16,7 @@ from torch import nn
 
 from .losses import bernoulli_log_likelihood, gaussian_log_likelihood
 from .nets import make_decoder, make_encoder, mlp
+from .priors import StandardNormalPrior, make_prior
 
 __all__ = ["Autoencoder", "VAE", "ConditionalVAE", "LIKELIHOODS"]
 
@@ -66,7 +67,7 @@ class Autoencoder(nn.Module):
 
 
 class VAE(nn.Module):
-    """A variational autoencoder with a diagonal Gaussian q(z|x) and a N(0, I) prior.
+    """A variational autoencoder with a diagonal Gaussian q(z|x) and a N(0, I) (or learned) prior.
 
     The encoder outputs ``2 * latent_dim`` numbers per image: the mean and the log-variance of
     q(z|x). Log-variance, not variance, so the network's output needs no positivity constraint
@@ -81,11 +82,14 @@ class VAE(nn.Module):
             standard deviation sigma shared by all pixels).
         sigma: the Gaussian's standard deviation, fixed, or its starting value when learned.
         learn_sigma: learn sigma by gradient descent along with the networks.
+        prior: ``None`` for N(0, I), or a learned prior's spec (``"mixture"``, ``"vamp"``, or a
+            dict such as ``{"kind": "mixture", "components": 10}``; see :mod:`vaelib.priors`).
     """
 
     def __init__(self, latent_dim: int = 20, *, hidden: Sequence[int] = (400,),
                  image_shape: Sequence[int] = MNIST_SHAPE, arch: str = "mlp",
-                 likelihood: str = "bernoulli", sigma: float = 0.1, learn_sigma: bool = False):
+                 likelihood: str = "bernoulli", sigma: float = 0.1, learn_sigma: bool = False,
+                 prior: str | dict | None = None):
         super().__init__()
         _check_latent_dim(latent_dim)
         if likelihood not in LIKELIHOODS:
@@ -105,6 +109,21 @@ class VAE(nn.Module):
             self.log_sigma = nn.Parameter(log_sigma)
         else:
             self.register_buffer("log_sigma", log_sigma)
+        # Built after the networks, so the standard prior leaves their initialisation unchanged.
+        self.prior = make_prior(prior, latent_dim, image_shape=self.image_shape)
+        if hasattr(self.prior, "attach"):
+            self.prior.attach(self.encoder)  # the VampPrior encodes its pseudo-inputs
+        if prior is not None:
+            self.config["prior"] = dict(self.prior.spec)
+
+    @property
+    def has_standard_prior(self) -> bool:
+        """True when p(z) = N(0, I), whose KL term has a closed form."""
+        return isinstance(self.prior, StandardNormalPrior)
+
+    def log_prior(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z) in nats: codes (..., latent_dim) -> (...)."""
+        return self.prior.log_prob(z)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, C, H, W) -> (mu, logvar), each (B, latent_dim)."""
@@ -145,6 +164,7 @@ class VAE(nn.Module):
             Nats per example, shape (B,), summed over pixels.
         """
         if self.likelihood == "gaussian":
+            _check_unit_interval(x)
             return gaussian_log_likelihood(torch.sigmoid(logits), x, self.log_sigma)
         return bernoulli_log_likelihood(logits, x)
 
@@ -156,19 +176,25 @@ class VAE(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Decode ``n`` draws from the prior: mean images in [0, 1], (n, C, H, W)."""
+        """Decode ``n`` draws from the prior p(z): mean images in [0, 1], (n, C, H, W)."""
         if int(n) < 1:
             raise ValueError(f"n must be a positive number of samples, got {n}.")
-        device = next(self.parameters()).device
-        z = torch.randn(int(n), self.latent_dim, generator=generator,
-                        device="cpu" if generator is not None else device).to(device)
-        return torch.sigmoid(self.decode(z))
+        return torch.sigmoid(self.decode(self.prior.sample(int(n), generator=generator)))
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Decode the posterior mean of each image: mean images in [0, 1], shape of ``x``."""
         mu, _ = self.encode(x)
         return torch.sigmoid(self.decode(mu))
+
+
+def _check_unit_interval(x: torch.Tensor) -> None:
+    """The Gaussian decoder's mean is a sigmoid, in [0, 1]: images outside it are a mistake."""
+    lo, hi = torch.aminmax(x.detach()) if x.numel() else (x.new_zeros(()), x.new_zeros(()))
+    if not (lo >= 0 and hi <= 1):
+        raise ValueError(f"The Gaussian decoder's mean is a sigmoid, in [0, 1], so x must be in [0, 1] "
+                         f"too, but it ranges over [{lo.item():.4g}, {hi.item():.4g}]. Divide grey "
+                         "levels 0-255 by 255, and undo any normalisation such as transforms.Normalize.")
 
 
 def _check_latent_dim(latent_dim: int) -> None:

@@ -9,7 +9,7 @@ import torch
 from . import Check, Hint, MultipleChoice, attempt, attempted, hint_for_known_mistake
 from .data import from_data, to_data, type_name
 
-__all__ = ["check_kl_mean_answer", "check_free_bits_kl", "check_cyclical_experiment"]
+__all__ = ["check_kl_mean_answer", "check_free_bits_kl", "check_cyclical_experiment", "check_aggregate_moments"]
 
 
 check_kl_mean_answer = MultipleChoice(
@@ -133,3 +133,60 @@ def _judge_cyclical(data: dict) -> str:
 check_cyclical_experiment = Check(
     "cyclical_experiment", probe=_probe_cyclical, judge=_judge_cyclical,
     doc="Exercise 'a cyclical schedule': active units, informative dimensions and test ELBO of the run.")
+
+
+# ------------------------------------------------------------------ where the codes go without a KL
+
+def _aggregate_inputs(seed: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(21 if seed is None else seed)
+    mu = torch.randn(500, 4, generator=gen, dtype=torch.float64) * torch.tensor([0.3, 1.0, 3.0, 10.0],
+                                                                                 dtype=torch.float64)
+    logvar = torch.randn(500, 4, generator=gen, dtype=torch.float64) - 1.0
+    return mu, logvar
+
+
+def _aggregate_reference(mu: torch.Tensor, logvar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # q(z) = 1/N sum_n N(mu_n, diag exp(logvar_n)): law of total variance, per dimension
+    return mu.mean(0), logvar.exp().mean(0) + mu.var(0, unbiased=False)
+
+
+def _probe_aggregate_moments(fn: Callable, seed: int | None = None) -> dict:
+    mu, logvar = _aggregate_inputs(seed)
+    got = fn(mu.clone(), logvar.clone())
+    if not (isinstance(got, (tuple, list)) and len(got) == 2):
+        return {"seed": seed, "type": type_name(got)}
+    mean, var = (torch.as_tensor(g).detach().double().cpu() for g in got)
+    return {"seed": seed, "mean": to_data(mean), "var": to_data(var)}
+
+
+def _judge_aggregate_moments(data: dict) -> str:
+    if "type" in data:
+        raise Hint(f"return a pair (mean, variance), two tensors of shape (D,); got {data['type']}.")
+    mu, logvar = _aggregate_inputs(data["seed"])
+    mean, var = from_data(data["mean"]).double(), from_data(data["var"]).double()
+    want_mean, want_var = _aggregate_reference(mu, logvar)
+    if mean.shape != want_mean.shape or var.shape != want_var.shape:
+        raise Hint(f"return one mean and one variance per latent dimension, shape ({mu.shape[1]},); "
+                   f"got {tuple(mean.shape)} and {tuple(var.shape)}. Reduce over the batch (dim=0).")
+    if not torch.allclose(mean, want_mean, rtol=1e-6, atol=1e-9):
+        raise Hint("the mean of a mixture with equal weights is the average of the component means, mu.mean(0).")
+    if torch.allclose(var, mu.var(0, unbiased=False), rtol=1e-6):
+        raise Hint("you measured only the spread of the means; each q(z|x) adds its own variance, "
+                   "exp(logvar): Var(z) = E[Var(z|x)] + Var(E[z|x]).")
+    if torch.allclose(var, logvar.exp().mean(0), rtol=1e-6):
+        raise Hint("you measured only the average posterior variance; the means move from image to "
+                   "image too: add mu.var(0, unbiased=False).")
+    if torch.allclose(var, logvar.exp().mean(0) + mu.var(0, unbiased=True), rtol=1e-9):
+        raise Hint("almost: q(z) weighs the N codes equally, so use the population variance of the "
+                   "means, mu.var(0, unbiased=False).")
+    if not torch.allclose(var, want_var, rtol=1e-6, atol=1e-9):
+        raise Hint("Var(z) under q(z) = E[Var(z|x)] + Var(E[z|x]) = exp(logvar).mean(0) + "
+                   "mu.var(0, unbiased=False), per dimension.")
+    return ("right: the aggregate posterior's variance is the average posterior variance plus the "
+            "spread of the means; N(0, I) asks for 1 in every dimension.")
+
+
+check_aggregate_moments = Check(
+    "aggregate_moments", probe=_probe_aggregate_moments, judge=_judge_aggregate_moments, seeded=True,
+    doc="""Exercise 'where do the codes go without a KL?': ``fn(mu, logvar) -> (mean, variance)``
+    of the aggregate posterior q(z) = 1/N sum_n q(z|x_n), each (D,).""")

@@ -19,6 +19,7 @@ __all__ = [
     "check_discrete_answer",
     "check_score_function_gradient",
     "check_variance_ratio",
+    "check_differentiable_sample",
 ]
 
 
@@ -189,3 +190,76 @@ check_variance_ratio = Check(
 
     Both are one-sample estimators of d/dmu E[(z - c)^2] at mu = 0, sigma = 1.
     """)
+
+
+# ------------------------------------------------------------------ a sample gradients flow through
+
+_SAMPLE_SHAPE = (2000, 3)
+
+
+def _sample_inputs(seed: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(11 if seed is None else seed)
+    mu = torch.randn(3, generator=gen, dtype=torch.float64).expand(*_SAMPLE_SHAPE).contiguous()
+    logvar = (torch.rand(3, generator=gen, dtype=torch.float64) * 2 - 1).expand(*_SAMPLE_SHAPE).contiguous()
+    return mu, logvar
+
+
+def _probe_differentiable_sample(fn: Callable[..., torch.Tensor], seed: int | None = None) -> dict:
+    mu, logvar = _sample_inputs(seed)
+    mu, logvar = mu.clone().requires_grad_(True), logvar.clone().requires_grad_(True)
+    z = fn(mu, logvar)
+    if not isinstance(z, torch.Tensor):
+        return {"seed": seed, "type": type(z).__name__}
+    out = {"seed": seed, "shape": list(z.shape), "requires_grad": bool(z.requires_grad)}
+    if tuple(z.shape) != _SAMPLE_SHAPE:
+        return out
+    if z.requires_grad:
+        z.sum().backward()  # dz/dmu and dz/dlogvar, draw by draw (each z_i depends on its own mu_i)
+    grad = {name: (None if p.grad is None else to_data(p.grad.detach().double()))
+            for name, p in (("mu", mu), ("logvar", logvar))}
+    return {**out, "z": to_data(z.detach().double()), "grad": grad}
+
+
+def _judge_differentiable_sample(data: dict) -> str:
+    if "type" in data:
+        raise Hint(f"return the sample as a tensor, not {data['type']}.")
+    if tuple(int(v) for v in data["shape"]) != _SAMPLE_SHAPE:
+        raise Hint(f"return one draw per entry of mu, shape {_SAMPLE_SHAPE}; got {tuple(data['shape'])}.")
+    mu, logvar = _sample_inputs(data["seed"])
+    z = from_data(data["z"]).to(torch.float64)
+    eps = (z - mu) * torch.exp(-0.5 * logvar)  # the standardised draws
+    mean, var = eps.mean(0), eps.var(0)
+    n = _SAMPLE_SHAPE[0]
+    if (mean.abs() > 5 / math.sqrt(n)).any() or ((var - 1).abs() > 5 * math.sqrt(2 / n)).any():
+        raise Hint(f"(z - mu) / exp(logvar / 2) should be standard normal, but its mean is "
+                   f"{mean.tolist()} and its variance {var.tolist()}: use the standard deviation "
+                   "exp(0.5 * logvar), not the variance or the log-variance, and noise from torch.randn_like(mu).")
+    if not data["requires_grad"]:
+        raise Hint("your sample has no path back to mu and logvar (z.requires_grad is False): "
+                   "Normal(...).sample() and anything under torch.no_grad() detach the draw. "
+                   "Build it as mu + std * eps, or use Normal(...).rsample().")
+    grad_mu, grad_logvar = (None if data["grad"][k] is None else from_data(data["grad"][k]).to(torch.float64)
+                            for k in ("mu", "logvar"))
+    if grad_mu is None or grad_logvar is None:
+        raise Hint("z depends on only one of mu and logvar in autograd's graph; both must reach it.")
+    if grad_mu.abs().max() == 0 and grad_logvar.abs().max() == 0:
+        raise Hint("the sample carries a gradient, but it is exactly zero for mu and logvar: this is "
+                   "torch.normal(mu, std), whose backward returns zeros. Write z = mu + std * eps "
+                   "with eps = torch.randn_like(mu).")
+    if not torch.allclose(grad_mu, torch.ones_like(grad_mu), atol=1e-6):
+        raise Hint("dz/dmu should be 1 for every draw; add the noise to mu unchanged.")
+    if not torch.allclose(grad_logvar, 0.5 * (z - mu), atol=1e-6):
+        raise Hint("dz/dlogvar should be (z - mu) / 2; write std = torch.exp(0.5 * logvar).")
+    return (f"a reparameterized sample: the standardised draws have a mean within {mean.abs().max():.3f} "
+            f"of 0 and a variance within {(var - 1).abs().max():.3f} of 1, and dz/dmu = 1, "
+            "dz/dlogvar = (z - mu) / 2 for all 6,000 draws.")
+
+
+check_differentiable_sample = Check(
+    "differentiable_sample", probe=_probe_differentiable_sample,
+    judge=_judge_differentiable_sample, seeded=True,
+    doc="""Exercise 'a sample gradients flow through': ``fn(mu, logvar)`` -> z of the same shape.
+
+    Checks that z ~ N(mu, exp(logvar)) (standardised draws of mean 0 and variance 1) and that
+    autograd gives dz/dmu = 1 and dz/dlogvar = (z - mu) / 2, which catches torch.normal (zero
+    gradients) and Normal.sample() (no gradient path).""")

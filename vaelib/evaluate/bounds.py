@@ -108,7 +108,7 @@ def importance_log_likelihood(model, x: torch.Tensor, y: torch.Tensor | None = N
             logits = model.decode(z.reshape(k * b, -1), *(c.repeat(k) for c in condition))
             x_rep = xb.expand(k, *xb.shape).reshape(k * b, *xb.shape[1:])
             log_px_z = model.log_likelihood(logits, x_rep).reshape(k, b)
-            log_pz = log_normal_diagonal(z, torch.zeros_like(z), torch.zeros_like(z))  # the prior N(0, I)
+            log_pz = model.log_prior(z)  # (k, b): the model's prior, N(0, I) unless it learned one
             log_qz = log_normal_diagonal(z, mu, logvar)
             log_w.append(log_px_z + log_pz - log_qz)  # (k, b)
         log_w_all = torch.cat(log_w)  # (K, b)

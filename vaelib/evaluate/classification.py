@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["accuracy", "generated_digit_accuracy"]
+__all__ = ["accuracy", "generated_digit_accuracy", "classifier_confidence"]
 
 
 def _predict(classifier: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -49,3 +49,23 @@ def generated_digit_accuracy(model, classifier: nn.Module, *, per_class: int = 1
     confusion.index_put_((labels, pred.cpu()), torch.ones_like(labels), accumulate=True)
     per = confusion.diag().float() / per_class
     return {"accuracy": float(per.mean()), "per_class": per, "confusion": confusion}
+
+
+@torch.no_grad()
+def classifier_confidence(classifier: torch.nn.Module, images: torch.Tensor, *, threshold: float = 0.9,
+                          batch_size: int = 1000) -> dict[str, float]:
+    """How sure a digit classifier trained on real digits is about generated ones.
+
+    Args:
+        classifier: images (B, C, H, W) -> class logits (B, K).
+        images: generated images in [0, 1], (N, C, H, W).
+        threshold: the confidence above which an image counts as recognised.
+
+    Returns:
+        ``{"confidence": mean top-class probability, "recognised": share above threshold}``.
+    """
+    classifier.eval()
+    device = next(classifier.parameters()).device
+    top = torch.cat([torch.softmax(classifier(images[i:i + batch_size].to(device)), dim=1).max(dim=1).values.cpu()
+                     for i in range(0, images.shape[0], batch_size)])
+    return {"confidence": float(top.mean()), "recognised": float((top > threshold).float().mean())}

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["encode_means", "active_units", "linear_probe_accuracy"]
+__all__ = ["encode_means", "active_units", "linear_probe_accuracy", "far_from_data"]
 
 
 @torch.no_grad()
@@ -102,3 +102,39 @@ def linear_probe_accuracy(train_features: torch.Tensor, train_labels: torch.Tens
         opt.step()
     with torch.no_grad():
         return float((linear(xte).argmax(1) == yte).float().mean())
+
+
+@torch.no_grad()
+def far_from_data(z_query: torch.Tensor, z_train: torch.Tensor, z_test: torch.Tensor, *,
+                  quantile: float = 0.95, batch_size: int = 2000) -> tuple[torch.Tensor, float]:
+    """Chapter 1's measure of holes: which codes lie farther from every training code than
+    ``quantile`` of the test codes do.
+
+    A test image's code is typically this close to some training code; a query code (e.g. a draw
+    from the prior) beyond that distance sits where the decoder was never trained.
+
+    Args:
+        z_query: codes to test, (M, D).
+        z_train: codes of the training images, (N, D).
+        z_test: codes of held-out images, (T, D), which set the threshold.
+        quantile: in (0, 1); 0.95 means "farther than 95% of test codes are".
+        batch_size: query rows per distance computation (memory bound).
+
+    Returns:
+        ``(far, threshold)``: a bool tensor (M,) on the CPU, and the distance threshold.
+    """
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must lie strictly between 0 and 1, got {quantile}.")
+    for name, z in (("z_query", z_query), ("z_train", z_train), ("z_test", z_test)):
+        if z.dim() != 2 or z.shape[1] != z_train.shape[-1] or z.shape[0] == 0:
+            raise ValueError(f"{name} must be a non-empty (N, D) tensor with the same D as z_train, "
+                             f"got {tuple(z.shape)}.")
+    z_train = z_train.float().cpu()
+
+    def nearest(z: torch.Tensor) -> torch.Tensor:
+        z = z.float().cpu()
+        return torch.cat([torch.cdist(z[i:i + batch_size], z_train).min(dim=1).values
+                          for i in range(0, z.shape[0], batch_size)])
+
+    threshold = nearest(z_test).quantile(quantile).item()
+    return nearest(z_query) > threshold, threshold
