@@ -18,7 +18,6 @@ import numbers
 import os
 import pickle
 import re
-import socket
 import tempfile
 import warnings
 import zipfile
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 
 from . import models
+from ._files import OWNER_PATTERN, abandoned, owner_tag
 from .runtime import get_device
 
 __all__ = ["save_checkpoint", "load_checkpoint", "CheckpointError"]
@@ -85,7 +85,7 @@ def save_checkpoint(model: torch.nn.Module, path: str | os.PathLike, *,
     }
     data = _pack(payload)  # all of it in memory first: a failure here leaves no file at all
     _remove_abandoned_temporaries(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_owner()}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{owner_tag()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -251,39 +251,16 @@ def _plain(value, where: str):
 
 
 # ------------------------------------------------------------------- temporary files, durability
-def _owner() -> str:
-    """Which process writes a temporary file, in its name: host and process id."""
-    return f"{socket.gethostname()}-{os.getpid()}"
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: an existence check, nothing is sent
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, under another user
-    return True
-
-
 def _remove_abandoned_temporaries(path: Path) -> None:
-    """Delete temporary files of earlier saves of ``path`` whose process died (``kill -9``).
+    """Delete temporary files of earlier saves of ``path`` whose process was killed.
 
-    A temporary file of a live process is another save in progress and is left alone. On Windows
-    a file being written cannot be deleted, so there every removal is simply attempted.
+    A temporary file of a process that is still running is another save in progress: kept.
     """
-    pattern = re.compile(rf"\A\.{re.escape(path.name)}\.(?P<host>.+)-(?P<pid>\d+)\.[^.]+\.tmp\Z")
-    host = socket.gethostname()
+    pattern = re.compile(rf"\A\.{re.escape(path.name)}\.{OWNER_PATTERN}\.[^.]+\.tmp\Z")
     for candidate in path.parent.glob(f".{path.name}.*.tmp"):
         found = pattern.match(candidate.name)
-        if found is None or found["host"] != host:
-            continue
-        if os.name != "nt" and _process_alive(int(found["pid"])):
-            continue
-        try:
-            candidate.unlink()
-        except OSError:
-            pass  # in use (Windows) or already gone: not ours to insist on
+        if found is not None and abandoned(found["host"], int(found["pid"]), candidate):
+            candidate.unlink(missing_ok=True)
 
 
 def _sync_folder(folder: Path) -> None:
