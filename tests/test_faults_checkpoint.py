@@ -151,17 +151,14 @@ def test_damaged_weights_in_an_old_checkpoint_are_detected(tmp_path):
 
 
 _KILLED_SAVE = textwrap.dedent("""
-    import os, signal, sys, torch
+    import os, signal, sys
     from vaelib.checkpoint import save_checkpoint
     from vaelib.models import VAE
 
-    def dies_midway(obj, f, *args, **kwargs):
-        f.write(b"the first half of a checkpoint")
-        f.flush()
+    def dies(fd):  # killed with the temporary file written but not yet renamed
         os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer or `kill -9` would
 
-    original = torch.save
-    torch.save = dies_midway
+    os.fsync = dies
     save_checkpoint(VAE(2, hidden=(4,), image_shape=(1, 3, 3)), sys.argv[1])
 """)
 
@@ -172,7 +169,8 @@ def test_a_killed_save_leaves_no_temporary_files_behind_after_the_next_save(tmp_
     done = subprocess.run([sys.executable, "-c", _KILLED_SAVE, str(target)], capture_output=True)
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
     assert not target.exists()
-    # The killed process could not clean up; the next save of the same file does.
+    assert len(list(tmp_path.glob(".m.pt.*.tmp"))) == 1  # the killed process could not clean up
+    # The next save of the same file does.
     model = _tiny()
     save_checkpoint(model, target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
