@@ -2,9 +2,10 @@
 
 :func:`fit` knows nothing about the model it trains: it draws minibatches from tensors that are
 already on the device, calls ``loss_fn``, steps the optimizer, and records whatever terms the loss
-function returns. The budget is a number of optimizer steps, so a chapter takes the same time
-whichever MNIST source was found; a wall-clock ``time_limit`` can end it earlier, for comparisons
-of models at an equal time budget.
+function returns. A step whose loss terms or gradients are not finite makes no update and ends
+training with a :class:`NonFiniteLossError` that carries the history so far. The budget is a
+number of optimizer steps, so a chapter takes the same time whichever MNIST source was found; a
+wall-clock ``time_limit`` can end it earlier, for comparisons of models at an equal time budget.
 """
 
 from __future__ import annotations
@@ -284,7 +285,7 @@ def _divergence(model: torch.nn.Module, step: int, terms: dict[str, float],
         state = (f"The weights are no longer finite ({_some(broken)}): an earlier update overflowed, "
                  "so rebuild the model (or reload a checkpoint) before training again.")
     else:
-        state = f"The model keeps {f'the weights after step {step - 1}' if step > 1 else 'its initial weights'}."
+        state = f"The model keeps {f'the weights after step {step - 1}' if step > 1 else 'the weights it had before fit'}."
     done = len(history.steps)
     return NonFiniteLossError(
         f"{what} {state} The exception's .history holds the {done} completed "
