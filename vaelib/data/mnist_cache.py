@@ -41,7 +41,7 @@ __all__ = ["RAW_FILES", "cache_complete", "populate"]
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 _CHUNK = 1 << 16  # bytes per read: the deadline and a cancellation are checked between reads
-_STAGING = re.compile(rf"\A\.download-{OWNER_PATTERN}-[^-]+\Z")
+_LEFTOVER = re.compile(rf"\A\.(download|discard)-{OWNER_PATTERN}-[^-]+\Z")  # staging, old cache
 
 
 class _Cancelled(Exception):
@@ -166,7 +166,7 @@ def _publish(staged: Path, target: Path) -> None:
 
 
 def _remove_abandoned_staging(root: Path) -> None:
-    for folder in root.glob(".download-*"):
-        found = _STAGING.match(folder.name)
+    for folder in [*root.glob(".download-*"), *root.glob(".discard-*")]:
+        found = _LEFTOVER.match(folder.name)
         if found is not None and abandoned(found["host"], int(found["pid"]), folder):
             shutil.rmtree(folder, ignore_errors=True)
