@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 
-__all__ = ["positive_int"]
+__all__ = ["positive_int", "batch_slices"]
 
 
 def positive_int(name: str, value) -> int:
@@ -26,3 +26,13 @@ def positive_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     return int(value)
+
+
+def batch_slices(n: int, batch_size) -> list[slice]:
+    """Slices that cut ``n`` rows into batches of ``batch_size`` (the last one shorter).
+
+    Every function that works through data in batches takes them from here, so a batch size such
+    as ``2.5`` gets the same clear error everywhere.
+    """
+    size = positive_int("batch_size", batch_size)
+    return [slice(start, min(n, start + size)) for start in range(0, n, size)]

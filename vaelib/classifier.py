@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._validation import batch_slices
 from .recipes import train_new_model
 from .train import History
 
@@ -54,8 +55,7 @@ class DigitClassifier(nn.Module):
         self.eval()
         device = next(self.parameters()).device
         body = self.net[:-1]  # everything before the output layer
-        out = [body(x[i:i + batch_size].to(device).flatten(start_dim=1)).cpu()
-               for i in range(0, x.shape[0], batch_size)]
+        out = [body(x[sl].to(device).flatten(start_dim=1)).cpu() for sl in batch_slices(x.shape[0], batch_size)]
         return torch.cat(out)
 
     @torch.no_grad()
@@ -63,7 +63,7 @@ class DigitClassifier(nn.Module):
         """Predicted classes (N,) on the CPU, in eval mode."""
         self.eval()
         device = next(self.parameters()).device
-        out = [self(x[i:i + batch_size].to(device)).argmax(1).cpu() for i in range(0, x.shape[0], batch_size)]
+        out = [self(x[sl].to(device)).argmax(1).cpu() for sl in batch_slices(x.shape[0], batch_size)]
         return torch.cat(out)
 
 

@@ -49,7 +49,7 @@ class Autoencoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> codes (B, latent_dim)."""
-        _check_images(x, self.image_shape)
+        _check_images(x, self.image_shape, _weights_dtype(self))
         return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -127,7 +127,7 @@ class VAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, C, H, W) -> (mu, logvar), each (B, latent_dim)."""
-        _check_images(x, self.image_shape)
+        _check_images(x, self.image_shape, _weights_dtype(self))
         mu, logvar = self.encoder(x).chunk(2, dim=1)  # (B, 2D) -> 2 x (B, D)
         return mu, logvar
 
@@ -195,6 +195,12 @@ def _check_unit_interval(x: torch.Tensor) -> None:
         raise ValueError(f"The Gaussian decoder's mean is a sigmoid, in [0, 1], so x must be in [0, 1] "
                          f"too, but it ranges over [{lo.item():.4g}, {hi.item():.4g}]. Divide grey "
                          "levels 0-255 by 255, and undo any normalisation such as transforms.Normalize.")
+
+
+def _weights_dtype(model: nn.Module) -> torch.dtype | None:
+    """The float type a model computes in (that of its first parameter), or None without any."""
+    param = next(model.parameters(), None)
+    return param.dtype if param is not None else None
 
 
 def _check_latent_dim(latent_dim: int) -> None:
@@ -283,7 +289,7 @@ class ConditionalVAE(nn.Module):
 
     def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Images (B, C, H, W) and labels (B,) -> (mu, logvar), each (B, latent_dim)."""
-        _check_images(x, self.image_shape)
+        _check_images(x, self.image_shape, _weights_dtype(self))
         _check_batch(x.shape[0], y)
         h = torch.cat([x.flatten(start_dim=1), self.one_hot(y).to(x.dtype)], dim=1)  # (B, P + K)
         mu, logvar = self.encoder(h).chunk(2, dim=1)  # (B, 2D) -> 2 x (B, D)

@@ -11,14 +11,10 @@ import math
 
 import torch
 
+from .._validation import batch_slices
 from ..losses import elbo_per_example, log_normal_diagonal
 
 __all__ = ["evaluate_elbo", "importance_log_likelihood", "bits_per_dim"]
-
-
-def _batches(n: int, size: int):
-    for start in range(0, n, size):
-        yield slice(start, min(n, start + size))
 
 
 def _generator_for(device: torch.device, seed: int | None) -> torch.Generator | None:
@@ -52,7 +48,7 @@ def evaluate_elbo(model, x: torch.Tensor, y: torch.Tensor | None = None, *, batc
     device = next(model.parameters()).device
     gen = _generator_for(device, seed)
     rec, kl = [], []
-    for sl in _batches(x.shape[0], batch_size):
+    for sl in batch_slices(x.shape[0], batch_size):
         yb = None if y is None else y[sl].to(device)
         rec_b, kl_per_dim = elbo_per_example(model, x[sl].to(device), yb, generator=gen)
         rec.append(rec_b)
@@ -94,7 +90,7 @@ def importance_log_likelihood(model, x: torch.Tensor, y: torch.Tensor | None = N
     gen = _generator_for(device, seed)
     pixels = math.prod(x.shape[1:])
     results = []
-    for sl in _batches(x.shape[0], batch_size):
+    for sl in batch_slices(x.shape[0], batch_size):
         xb = x[sl].to(device)
         condition = () if y is None else (y[sl].to(device),)
         b = xb.shape[0]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._validation import batch_slices
+
 __all__ = ["accuracy", "generated_digit_accuracy", "classifier_confidence"]
 
 
@@ -66,6 +68,6 @@ def classifier_confidence(classifier: torch.nn.Module, images: torch.Tensor, *, 
     """
     classifier.eval()
     device = next(classifier.parameters()).device
-    top = torch.cat([torch.softmax(classifier(images[i:i + batch_size].to(device)), dim=1).max(dim=1).values.cpu()
-                     for i in range(0, images.shape[0], batch_size)])
+    top = torch.cat([torch.softmax(classifier(images[sl].to(device)), dim=1).max(dim=1).values.cpu()
+                     for sl in batch_slices(images.shape[0], batch_size)])
     return {"confidence": float(top.mean()), "recognised": float((top > threshold).float().mean())}

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validation import batch_slices
+
 __all__ = ["encode_means", "active_units", "linear_probe_accuracy", "far_from_data"]
 
 
@@ -26,8 +28,6 @@ def encode_means(model, x: torch.Tensor, *, batch_size: int = 1000) -> torch.Ten
     Returns:
         (N, latent_dim) float tensor on the CPU. The model's train/eval mode is restored after.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
     if not hasattr(model, "encode"):
         raise ValueError(f"{type(model).__name__} has no encode(x) method; pass a VAE or an autoencoder.")
     param = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
@@ -37,8 +37,8 @@ def encode_means(model, x: torch.Tensor, *, batch_size: int = 1000) -> torch.Ten
         model.eval()  # dropout / batch norm in inference mode: the means must not be noisy
     try:
         out = []
-        for start in range(0, x.shape[0], batch_size):
-            code = model.encode(x[start:start + batch_size].to(device))
+        for sl in batch_slices(x.shape[0], batch_size):
+            code = model.encode(x[sl].to(device))
             mu = code[0] if isinstance(code, (tuple, list)) else code
             out.append(mu.detach().float().cpu())
     finally:
@@ -133,8 +133,8 @@ def far_from_data(z_query: torch.Tensor, z_train: torch.Tensor, z_test: torch.Te
 
     def nearest(z: torch.Tensor) -> torch.Tensor:
         z = z.float().cpu()
-        return torch.cat([torch.cdist(z[i:i + batch_size], z_train).min(dim=1).values
-                          for i in range(0, z.shape[0], batch_size)])
+        return torch.cat([torch.cdist(z[sl], z_train).min(dim=1).values
+                          for sl in batch_slices(z.shape[0], batch_size)])
 
     threshold = nearest(z_test).quantile(quantile).item()
     return nearest(z_query) > threshold, threshold
