@@ -279,6 +279,10 @@ def test_nothing_outside_the_sandbox_changed(graded):
 
 
 def test_no_sandbox_process_survives(graded):
+    # A killed process may take a moment to be reaped on a busy machine; a survivor stays.
+    deadline = time.monotonic() + 10
+    while _sandbox_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert _sandbox_processes() == []
 
 

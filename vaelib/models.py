@@ -66,7 +66,22 @@ class Autoencoder(nn.Module):
         return torch.sigmoid(self(x))
 
 
-class VAE(nn.Module):
+class _WithPrior:
+    """The prior p(z) of a latent-variable model, held in ``self.prior``, asked one way by all."""
+
+    prior: nn.Module
+
+    @property
+    def has_standard_prior(self) -> bool:
+        """True when p(z) = N(0, I), whose KL term has a closed form."""
+        return isinstance(self.prior, StandardNormalPrior)
+
+    def log_prior(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z) in nats: codes (..., latent_dim) -> (...)."""
+        return self.prior.log_prob(z)
+
+
+class VAE(_WithPrior, nn.Module):
     """A variational autoencoder with a diagonal Gaussian q(z|x) and a N(0, I) (or learned) prior.
 
     The encoder outputs ``2 * latent_dim`` numbers per image: the mean and the log-variance of
@@ -115,15 +130,6 @@ class VAE(nn.Module):
             self.prior.attach(self.encoder)  # the VampPrior encodes its pseudo-inputs
         if prior is not None:
             self.config["prior"] = dict(self.prior.spec)
-
-    @property
-    def has_standard_prior(self) -> bool:
-        """True when p(z) = N(0, I), whose KL term has a closed form."""
-        return isinstance(self.prior, StandardNormalPrior)
-
-    def log_prior(self, z: torch.Tensor) -> torch.Tensor:
-        """log p(z) in nats: codes (..., latent_dim) -> (...)."""
-        return self.prior.log_prob(z)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, C, H, W) -> (mu, logvar), each (B, latent_dim)."""
@@ -247,8 +253,7 @@ def _check_codes(z: torch.Tensor, latent_dim: int) -> None:
         raise ValueError(f"Expected codes of shape (B, {latent_dim}), got {tuple(z.shape)}.")
 
 
-
-class ConditionalVAE(nn.Module):
+class ConditionalVAE(_WithPrior, nn.Module):
     """A conditional VAE (Sohn et al. 2015): the label enters the encoder and the decoder.
 
     The model is p(z) p(x|z, y) with q(z|x, y): the encoder sees the image *and* its label (one-hot,
@@ -276,6 +281,7 @@ class ConditionalVAE(nn.Module):
         self.config = dict(latent_dim=latent_dim, num_classes=num_classes, hidden=list(hidden),
                            image_shape=list(image_shape))
         self.latent_dim = latent_dim
+        self.prior = StandardNormalPrior(latent_dim)  # p(z) = N(0, I); no parameters
         self.num_classes = num_classes
         self.image_shape = tuple(image_shape)
         pixels = math.prod(self.image_shape)
