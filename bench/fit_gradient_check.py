@@ -1,7 +1,8 @@
 """What does `fit`'s check of the gradients cost? Steps per second with it and without it.
 
-`fit` makes no update from a step whose gradients hold NaN or Inf (one fused max-magnitude pass
-over the gradients, read back with the loss terms in the single transfer a step already makes).
+`fit` makes no update from a step whose gradients hold NaN or Inf (one sum per gradient, read
+back with the loss terms in the single transfer a step already makes; an exact look at every
+entry only when that sum is not finite).
 This script trains the chapters' 784-400-20 VAE on the bundled MNIST subset with `fit` as it is
 and with that check replaced by a constant "all finite", alternating the two, several rounds each,
 in one process, so a busy machine slows both alike. The ratio of the median rates is the check's

@@ -112,3 +112,19 @@ def test_numpy_integers_are_fine_counts():
     history = fit(_model(), lambda m, x: elbo(m, x), _data(), steps=np.int64(4),
                   batch_size=np.int32(16), progress=False)
     assert history.steps == [1, 2, 3, 4]
+
+
+def test_huge_finite_gradients_whose_sum_overflows_still_train():
+    # The per-step check sums the gradients; a sum that overflows although every entry is finite
+    # must not be taken for a NaN or an Inf.
+    model = _model()
+
+    def loss_fn(m, x, step):
+        loss = elbo(m, x).loss
+        w = m.decoder.net[-1].bias
+        huge = (w[:2] * 3e38).sum()  # slope 3e38 for two entries: their sum overflows float32
+        return {"loss": loss + huge - huge.detach()}
+
+    history = fit(model, loss_fn, _data(), steps=3, batch_size=16, clip_grad_norm=1.0, progress=False)
+    assert history.steps == [1, 2, 3]
+    assert all(torch.isfinite(p).all() for p in model.parameters())

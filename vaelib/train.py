@@ -210,6 +210,8 @@ def fit(
             # One transfer from the device per step reads the terms and the gradient check together.
             *values, grads_ok = torch.stack(
                 [*(t.detach().float() for t in terms.values()), grads_finite.float()]).tolist()
+            if not grads_ok:  # the quick sum also overflows for huge finite gradients: look closely
+                grads_ok = _all_entries_finite([p.grad for p in params if p.grad is not None])
             if not (grads_ok and all(math.isfinite(v) for v in values)):
                 raise _divergence(model, step + 1, dict(zip(terms, values, strict=True)), history)
             optimizer.step()
@@ -243,14 +245,21 @@ def fit(
 
 
 def _all_finite(grads: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
-    """True (a 0-d tensor, left on the device) when no gradient holds a NaN or an Inf.
+    """True (a 0-d tensor, left on the device) when the gradients sum to a finite number.
 
-    One fused pass: the largest magnitude of each gradient is finite exactly when all its
-    entries are, and unlike a sum of squares it cannot overflow for large finite gradients.
+    A NaN or an Inf anywhere makes the sum non-finite, so a True is certain; a False may also be
+    an overflow of huge finite gradients, which :func:`_all_entries_finite` then tells apart. One
+    sum per tensor costs a twentieth of an exact max-magnitude check on a CPU (about 50 against
+    1,000 microseconds for the chapters' VAE), and every step pays it.
     """
     if not grads:
         return torch.ones((), dtype=torch.bool, device=like.device)
-    return torch.isfinite(torch.stack(torch._foreach_norm(grads, math.inf))).all()
+    return torch.isfinite(torch.stack([g.sum() for g in grads]).sum())
+
+
+def _all_entries_finite(grads: list[torch.Tensor]) -> bool:
+    """Whether every entry of every gradient is finite: the exact, slower check."""
+    return all(bool(torch.isfinite(g).all()) for g in grads)
 
 
 def _divergence(model: torch.nn.Module, step: int, terms: dict[str, float],
