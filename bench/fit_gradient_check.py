@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from run_header import run_header  # bench/ is on the path when a script here runs
 
 import vaelib
 import vaelib.train
@@ -86,12 +86,7 @@ def main() -> None:
     checked, unchecked = statistics.median(rates["checked"]), statistics.median(rates["unchecked"])
     check_s = check_seconds(x, args.batch_size)
     result = {
-        "device": str(device),
-        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
-        "torch": torch.__version__,
-        "steps_per_round": args.steps,
-        "rounds": args.rounds,
-        "batch_size": args.batch_size,
+        **run_header(device, args),
         "checked_steps_per_s": round(checked, 1),
         "unchecked_steps_per_s": round(unchecked, 1),
         "checked_over_unchecked": round(checked / unchecked, 3),

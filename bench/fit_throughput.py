@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from run_header import run_header  # bench/ is on the path when a script here runs
 
 import vaelib
 from vaelib.bench_results import result_path
@@ -114,12 +114,7 @@ def main() -> None:
     gflops = matmul_gflops(device)
     flops = flops_per_example()
     result = {
-        "device": str(device),
-        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
-        "torch": torch.__version__,
-        "steps_per_round": args.steps,
-        "rounds": args.rounds,
-        "batch_size": args.batch_size,
+        **run_header(device, args),
         "hand_written_examples_per_s": round(hand_rate),
         "fit_examples_per_s": round(fit_rate),
         "fit_over_hand_written": round(fit_rate / hand_rate, 3),
