@@ -60,3 +60,21 @@ def test_every_plots_function_draws_in_the_style():
         assert to_rgba(fig.get_facecolor()) == (1.0, 1.0, 1.0, 1.0), name
     roc = figures["roc_curves"].axes[0]
     assert roc.title.get_fontsize() == plots.STYLE["axes.titlesize"]
+
+
+def test_every_chapter_draws_through_plots():
+    """No chapter builds a figure outside the course style (pyplot, or a hand-made Figure)."""
+    import json
+    import re
+    from pathlib import Path
+
+    outside = re.compile(r"matplotlib\.pyplot|\bplt\.|\bFigure\(|set_facecolor|rcParams")
+    chapters = sorted((Path(__file__).resolve().parents[1] / "chapters").glob("*.ipynb"))
+    assert chapters
+    found = []
+    for path in chapters:
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "code":
+                found += [f"{path.name} [{cell.get('id')}]: {line.strip()}"
+                          for line in "".join(cell["source"]).splitlines() if outside.search(line)]
+    assert not found, "draw with `with plots.figure(...) as (fig, ax):` instead:\n" + "\n".join(found)
