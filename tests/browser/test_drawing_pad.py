@@ -300,7 +300,11 @@ def test_drawing_a_three_in_the_book(open_page):
     page.evaluate("""() => document.querySelectorAll('body *').forEach((e) => {
         if (['sticky', 'fixed'].includes(getComputedStyle(e).position)) e.style.visibility = 'hidden';
     })""")
-    root.screenshot(path=str(screenshot_dir() / "drawing-pad-three.png"))
+    # The pad from its top left corner, cut from the whole page (an element screenshot of a block
+    # taller than the window came out shifted).
+    box = root.evaluate("""el => { const r = el.getBoundingClientRect();
+        return {x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height}; }""")
+    page.screenshot(path=str(screenshot_dir() / "drawing-pad-three.png"), full_page=True, clip=box)
     (screenshot_dir() / "drawing-pad-three.json").write_text(json.dumps(
         {name: {k: r[k] for k in ("mu", "logvar", "elbo", "reconstruction", "kl")}
          for name, r in state["last"]["results"].items()}, indent=1), encoding="utf-8")
