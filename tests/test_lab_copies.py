@@ -1,5 +1,6 @@
 """tools/lab.py: the learner's copies are made once, never overwritten without asking, and git
-ignores them; JupyterLab is told to save widget state without losing other overrides."""
+ignores them; JupyterLab is told to save widget state without losing other overrides, and its
+save hook keeps the state of the widgets a notebook shows."""
 
 from __future__ import annotations
 
@@ -106,3 +107,84 @@ def test_a_literalinclude_of_a_missing_object_is_an_error(tmp_path):
     cell = {"cell_type": "markdown", "source": ["```{literalinclude} m.py\n", ":pyobject: g\n", "```"]}
     with pytest.raises(ValueError, match="has no g"):
         lab.for_jupyterlab({"cells": [cell]}, tmp_path, {})
+
+
+def _shown(model_id: str) -> dict:
+    return {"cell_type": "code", "metadata": {}, "source": [], "execution_count": 1,
+            "outputs": [{"output_type": "display_data", "metadata": {},
+                         "data": {lab.WIDGET_VIEW: {"model_id": model_id, "version_major": 2, "version_minor": 0},
+                                  "text/plain": ["Explorer"]}}]}
+
+
+def _with_state(cells: list, state: dict | None) -> dict:
+    notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    if state is not None:
+        notebook["metadata"]["widgets"] = {lab.WIDGET_STATE: {"version_major": 2, "version_minor": 0, "state": state}}
+    return notebook
+
+
+# a box made of a slider and its layout; "other" belongs to a widget no longer shown
+SAVED = {"box": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_slider"]}},
+         "slider": {"model_name": "FloatSliderModel", "state": {"layout": "IPY_MODEL_layout"}},
+         "layout": {"model_name": "LayoutModel", "state": {}},
+         "other": {"model_name": "ButtonModel", "state": {}}}
+
+
+def test_a_save_without_the_widget_state_gets_it_back_from_the_file_it_replaces():
+    new = _with_state([_shown("box")], {})  # what JupyterLab saves after a reopen (ipywidgets#3888)
+    carried = lab.carry_widget_state(new, _with_state([_shown("box"), _shown("other")], SAVED))
+    assert carried == ["box", "layout", "slider"]  # the widget and the models it is made of
+    state = lab.widget_state(new)
+    assert set(state["state"]) == {"box", "slider", "layout"} and state["version_major"] == 2
+    # a notebook without any widget metadata gets it too
+    bare = _with_state([_shown("box")], None)
+    assert lab.carry_widget_state(bare, _with_state([_shown("box")], SAVED)) == ["box", "layout", "slider"]
+
+
+def test_a_saved_state_or_a_cell_run_again_is_left_as_it_is():
+    fresh = {"box2": {"model_name": "VBoxModel", "state": {}}}
+    new = _with_state([_shown("box2")], fresh)  # the cell ran again: a new widget with its own state
+    assert lab.carry_widget_state(new, _with_state([_shown("box")], SAVED)) == []
+    assert lab.widget_state(new)["state"] == fresh
+    complete = _with_state([_shown("box")], dict(SAVED))
+    assert lab.carry_widget_state(complete, _with_state([_shown("box")], {})) == []
+
+
+class _Manager:
+    def __init__(self, root: Path):
+        self.root, self.messages = root, []
+        self.log = self
+
+    def _get_os_path(self, path: str) -> str:
+        return str(self.root / path)
+
+    def info(self, *args):
+        self.messages.append(args[0] % args[1:])
+
+
+def test_the_save_hook_reads_the_file_on_disk_and_never_breaks_a_save(tmp_path):
+    manager = _Manager(tmp_path)
+    (tmp_path / "ch.ipynb").write_text(json.dumps(_with_state([_shown("box")], SAVED)))
+    model = {"type": "notebook", "content": _with_state([_shown("box")], {})}
+    lab.keep_widget_state(model=model, path="ch.ipynb", contents_manager=manager)
+    assert set(lab.widget_state(model["content"])["state"]) == {"box", "slider", "layout"}
+    assert manager.messages == ["kept the saved state of 3 widget model(s) in ch.ipynb"]
+    for path, text in (("new.ipynb", None), ("broken.ipynb", "{not json")):
+        if text is not None:
+            (tmp_path / path).write_text(text)
+        model = {"type": "notebook", "content": _with_state([_shown("box")], {})}
+        lab.keep_widget_state(model=model, path=path, contents_manager=manager)  # no file, bad file: as saved
+        assert lab.widget_state(model["content"])["state"] == {}
+    text_file = {"type": "file", "content": "hello"}
+    lab.keep_widget_state(model=text_file, path="ch.ipynb", contents_manager=manager)
+    assert text_file == {"type": "file", "content": "hello"}
+
+
+def test_jupyterlab_starts_with_the_save_hook():
+    command = lab.jupyterlab_command(Path("my-chapters"), "--no-browser")
+    assert "--ContentsManager.pre_save_hook=lab.keep_widget_state" in command and command[-1] == "--no-browser"
+    # the hook's import string resolves where the launcher puts tools/ on the path
+    script = command[2].replace("from jupyterlab.labapp import main; sys.exit(main())",
+                                "import lab; print(lab.keep_widget_state.__name__)")
+    out = subprocess.run([command[0], "-c", script], capture_output=True, text=True, check=True, cwd="/")
+    assert out.stdout.strip() == "keep_widget_state"

@@ -21,7 +21,12 @@ copy was made.
 
 It also switches on JupyterLab's "save widget state" for this Python environment (an
 `overrides.json` next to JupyterLab), so a reopened chapter shows its explorers and progress bars
-as they were left instead of "Error displaying widget: model not found".
+as they were left instead of "Error displaying widget: model not found". That state has one more
+enemy: a reopened notebook saved again before its cells run (by the learner, or by autosave a
+couple of minutes after opening) is written with an empty widget state (ipywidgets 8 in
+JupyterLab 4, jupyter-widgets/ipywidgets#3888), and the day after its explorers are error boxes.
+The JupyterLab started here saves through :func:`keep_widget_state`, which carries over the state
+of every widget the notebook still shows from the file it replaces.
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ COPIES = ROOT / "my-chapters"
 BIBLIOGRAPHY = ROOT / "book" / "references.bib"
 RECORD = ".copied-from.json"  # chapter name -> hash of the chapter the copy was made from
 SAVE_WIDGET_STATE = {"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True}}
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_MODEL_REFERENCE = re.compile(r"IPY_MODEL_([0-9a-zA-Z_-]+)")
 
 
 def _digest(path: Path) -> str:
@@ -202,6 +210,74 @@ def save_widget_state(path: Path | None = None) -> bool:
     return True
 
 
+def shown_widgets(notebook: dict) -> set[str]:
+    """The model ids of the widgets that the notebook's outputs display."""
+    return {output["data"][WIDGET_VIEW].get("model_id")
+            for cell in notebook.get("cells", []) if cell.get("cell_type") == "code"
+            for output in cell.get("outputs", []) if WIDGET_VIEW in (output.get("data") or {})}
+
+
+def widget_state(notebook: dict) -> dict:
+    """The notebook's saved widget state (``{"state": {model_id: ...}, "version_major": ...}``), or {}."""
+    state = (notebook.get("metadata") or {}).get("widgets", {}).get(WIDGET_STATE)
+    return state if isinstance(state, dict) else {}
+
+
+def carry_widget_state(new: dict, old: dict) -> list[str]:
+    """Copy into ``new`` the saved state, from ``old``, of each widget ``new`` shows but lacks.
+
+    A widget's state names the models it is made of (its sliders, layouts, styles) as
+    ``"IPY_MODEL_<id>"``; those are carried with it. Widgets that ``new`` no longer shows are left
+    behind, so a cell run again does not drag its old widgets along.
+
+    Returns:
+        The ids of the models carried over (empty when nothing was missing).
+    """
+    saved = widget_state(old).get("state") or {}
+    current = widget_state(new)
+    present = current.get("state") or {}
+    todo = [m for m in shown_widgets(new) if m not in present and m in saved]
+    carried: dict[str, dict] = {}
+    while todo:
+        model_id = todo.pop()
+        if model_id in carried or model_id in present or model_id not in saved:
+            continue
+        carried[model_id] = saved[model_id]
+        todo += _MODEL_REFERENCE.findall(json.dumps(saved[model_id]))
+    if carried:
+        versions = {k: v for k, v in widget_state(old).items() if k != "state"}
+        merged = {**versions, **{k: v for k, v in current.items() if k != "state"}, "state": {**carried, **present}}
+        new.setdefault("metadata", {}).setdefault("widgets", {})[WIDGET_STATE] = merged
+    return sorted(carried)
+
+
+def keep_widget_state(model: dict, path: str, contents_manager, **_) -> None:
+    """JupyterLab's pre-save hook: a save never drops the state of the widgets a notebook shows.
+
+    Works around jupyter-widgets/ipywidgets#3888 (see the module's docstring): before a notebook is
+    written, the state of each displayed widget that the new version lacks is taken from the file
+    on disk. Any failure leaves the save as JupyterLab made it.
+    """
+    if model.get("type") != "notebook" or not isinstance(model.get("content"), dict):
+        return
+    try:
+        on_disk = Path(contents_manager._get_os_path(path))  # noqa: SLF001 (the file-based managers' own resolver)
+        old = json.loads(on_disk.read_text(encoding="utf-8"))
+    except (AttributeError, OSError, ValueError):
+        return
+    carried = carry_widget_state(model["content"], old)
+    if carried:
+        contents_manager.log.info("kept the saved state of %d widget model(s) in %s", len(carried), path)
+
+
+def jupyterlab_command(root: Path, *lab_args: str) -> list[str]:
+    """The command that starts JupyterLab on ``root`` with :func:`keep_widget_state` as its save hook."""
+    launcher = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
+                "from jupyterlab.labapp import main; sys.exit(main())")
+    return [sys.executable, "-c", launcher, str(root), "--ContentsManager.pre_save_hook=lab.keep_widget_state",
+            *lab_args]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prepare-only", action="store_true", help="make the copies, do not start JupyterLab")
@@ -222,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
               "explorers only after you run it again (or turn on Settings > Save Widget State Automatically).")
     if args.prepare_only:
         return 0
-    return subprocess.call([sys.executable, "-m", "jupyterlab", str(COPIES), *lab_args])
+    return subprocess.call(jupyterlab_command(COPIES, *lab_args))
 
 
 if __name__ == "__main__":

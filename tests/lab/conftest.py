@@ -1,14 +1,16 @@
 """JupyterLab fixtures: a real JupyterLab server on the learner's setup, opened in headless Chromium.
 
-The server runs from this environment (`make lab-test` installs the `lab` extra), on a copy of the
-chapters in a temporary folder, with fresh user settings, workspaces and trust database, and the
-widget-state override that `tools/lab.py` writes for learners. Every request that leaves the
-machine is aborted, as in the book's tests.
+The server runs from this environment (`make lab-test` installs the `lab` extra) on a learner's
+clone: the repository is cloned into a temporary "upstream" (with the working tree's chapters and
+tools/lab.py committed on top, so uncommitted edits are tested too), the learner clones that, and
+JupyterLab serves the learner's `my-chapters/` as `make lab` does, with fresh user settings,
+workspaces and trust database, the widget-state override and the save hook of `tools/lab.py`.
+Every request that leaves the machine is aborted, as in the book's tests.
 
 Environment:
     VAELIB_LAB_SCREENSHOT_DIR  where screenshots go (default ``<repo>/_build/lab-screenshots``).
     VAELIB_LAB_CHAPTERS        chapters to run whole in JupyterLab (default ``07_cvae``; comma-separated,
-                               e.g. ``04_vae,07_cvae``).
+                               e.g. ``04_vae,07_cvae``, or ``all``).
     VAELIB_CHROMIUM            a Chromium/Chrome executable, as for tests/browser.
 """
 
@@ -20,7 +22,6 @@ import secrets
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -48,12 +49,43 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+GIT_IDENTITY = {"GIT_AUTHOR_NAME": "course tests", "GIT_AUTHOR_EMAIL": "tests@example.invalid",
+                "GIT_COMMITTER_NAME": "course tests", "GIT_COMMITTER_EMAIL": "tests@example.invalid"}
+
+
+def git(folder: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True,
+                          env={**os.environ, **GIT_IDENTITY})
+    if done.returncode:
+        raise AssertionError(f"git {' '.join(args)} failed in {folder}:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def learner_clone(base: Path) -> tuple[Path, Path]:
+    """(upstream, learner): a clone standing for the course's repository, and a learner's clone of it."""
+    upstream, learner = base / "upstream", base / "learner"
+    subprocess.run(["git", "clone", "--quiet", str(REPO_ROOT), str(upstream)], check=True)
+    for relative in ("chapters", "tools/lab.py", "book/references.bib"):  # the working tree's versions
+        source = REPO_ROOT / relative
+        if source.is_dir():
+            shutil.copytree(source, upstream / relative, dirs_exist_ok=True)
+        else:
+            shutil.copy(source, upstream / relative)
+    git(upstream, "add", "-A", "chapters", "tools/lab.py", "book/references.bib")
+    if git(upstream, "status", "--porcelain"):
+        git(upstream, "commit", "--quiet", "-m", "the working tree under test")
+    subprocess.run(["git", "clone", "--quiet", str(upstream), str(learner)], check=True)
+    return upstream, learner
+
+
 @dataclass
 class Lab:
     url: str
     token: str
     root: Path
     log: Path
+    upstream: Path
+    learner: Path
 
     def api(self, path: str, method: str = "GET", body: dict | None = None):
         request = urllib.request.Request(
@@ -76,8 +108,9 @@ def jupyterlab(tmp_path_factory) -> Iterator[Lab]:
     except ImportError as err:
         pytest.fail(f"{err.name} is missing: `make lab-test` installs the lab extra (pip install -e '.[lab]')")
     base = tmp_path_factory.mktemp("lab")
-    root = base / "my-chapters"
-    lab.make_copies(REPO_ROOT / "chapters", root)
+    upstream, learner = learner_clone(base)
+    root = learner / "my-chapters"
+    lab.make_copies(learner / "chapters", root)
     shutil.copy(Path(__file__).with_name("explorers.ipynb"), root / "explorers.ipynb")
     if not lab.save_widget_state():
         pytest.fail(f"cannot write {lab.settings_overrides_path()}")
@@ -98,13 +131,13 @@ def jupyterlab(tmp_path_factory) -> Iterator[Lab]:
         env.pop(name, None)
     log = base / "jupyterlab.log"
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         "--LabApp.expose_app_in_browser=True",  # the tests drive JupyterLab's commands
-         *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])],
+        lab.jupyterlab_command(root, "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+                               f"--IdentityProvider.token={token}",
+                               "--LabApp.expose_app_in_browser=True",  # the tests drive JupyterLab's commands
+                               *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])),
         env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    started = Lab(url=url, token=token, root=root, log=log)
+    started = Lab(url=url, token=token, root=root, log=log, upstream=upstream, learner=learner)
     deadline = time.monotonic() + 120
     while True:
         try:
