@@ -1,5 +1,6 @@
-"""The kernel-free explorer: exporting a decoder to the page and the HTML it writes; the drawing
-pad's encoder export, preprocessing and ELBO; moving the weights out of a page.
+"""The kernel-free explorer (vaelib.web_explorer): exporting a decoder to the page and the HTML it
+writes; the drawing pad (vaelib.drawing_pad): encoder export, preprocessing and ELBO; moving the
+weights out of a page.
 
 The JavaScript side (decoding in a real browser, sliders, buttons, the map) is tested in
 tests/browser/test_explorers.py, the drawing pad in tests/browser/test_drawing_pad.py.
@@ -15,18 +16,16 @@ import numpy as np
 import pytest
 import torch
 
+from vaelib.drawing_pad import DrawingPad, page_elbo, preprocess_strokes
 from vaelib.losses import kl_standard_normal_per_dim
 from vaelib.models import VAE, Autoencoder, ConditionalVAE
 from vaelib.web_explorer import (
-    DrawingPad,
     UnsupportedDecoder,
     UnsupportedEncoder,
     explorer_html,
     export_decoder,
     export_encoder,
     externalize_weights,
-    page_elbo,
-    preprocess_strokes,
 )
 from vaelib.widgets import ConditionalExplorer, LatentExplorer, PlaneExplorer
 

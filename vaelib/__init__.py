@@ -21,6 +21,8 @@ The public surface, by responsibility:
 - :mod:`vaelib.checkpoint`: save and load models with their configuration
 - :mod:`vaelib.bench_results`: the benchmarks' last results, shipped as package data
 - :mod:`vaelib.plots`, :mod:`vaelib.widgets`: figures, and slider explorers over latent spaces
+- :mod:`vaelib.web_explorer`, :mod:`vaelib.drawing_pad`: the explorers and the drawing pad that run in
+  the rendered book's page, without a kernel
 - :mod:`vaelib.checks`: the exercises' checks
 """
 

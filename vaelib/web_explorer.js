@@ -1,4 +1,4 @@
-/* The kernel-free explorers of the VAE course (see vaelib/web_explorer.py).
+/* The kernel-free explorers of the VAE course (see vaelib/web_explorer.py and vaelib/drawing_pad.py).
  *
  * Each block carries its networks as JSON (layer sizes and byte offsets) plus a weights block per
  * network: float16 weights and float32 biases, ReLU between layers. An explorer decodes a code on

@@ -16,15 +16,13 @@ import numpy as np
 import pytest
 import torch
 
+from vaelib.drawing_pad import DrawingPad, page_elbo, preprocess_strokes
 from vaelib.models import VAE
 from vaelib.web_explorer import (
     DecoderExport,
-    DrawingPad,
     EncoderExport,
     PageLinear,
     externalize_weights,
-    page_elbo,
-    preprocess_strokes,
 )
 
 from .conftest import book_dir, is_external, new_page, screenshot_dir
