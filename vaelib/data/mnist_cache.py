@@ -79,6 +79,10 @@ def populate(root: Path, timeout: float) -> tuple[bool, str]:
         cancel.set()
         return False, f"no answer within {timeout:g} s"
     if "error" in outcome:
+        if time.monotonic() >= deadline and not outcome["error"].startswith("another process"):
+            # the request's own time-out (set to the deadline) fired just before the join's did:
+            # the same event, so the same message, with the detail
+            return False, f"no answer within {timeout:g} s ({outcome['error']})"
         return False, outcome["error"]
     return True, ""
 
