@@ -244,9 +244,8 @@ def carry_widget_state(new: dict, old: dict) -> list[str]:
             continue
         carried[model_id] = saved[model_id]
         todo += _MODEL_REFERENCE.findall(json.dumps(saved[model_id]))
-    if carried:
-        versions = {k: v for k, v in widget_state(old).items() if k != "state"}
-        merged = {**versions, **{k: v for k, v in current.items() if k != "state"}, "state": {**carried, **present}}
+    if carried:  # the version fields of the new state win over the old one's
+        merged = {**widget_state(old), **current, "state": {**carried, **present}}
         new.setdefault("metadata", {}).setdefault("widgets", {})[WIDGET_STATE] = merged
     return sorted(carried)
 

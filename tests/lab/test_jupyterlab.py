@@ -87,6 +87,22 @@ def is_dirty(page) -> bool:
     return page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.dirty")
 
 
+def save(page, jupyterlab, name: str) -> dict:
+    """Save the current notebook, wait until JupyterLab has written it, and return the file."""
+    _app(page, "docmanager:save")
+    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
+    return jupyterlab.notebook(name)
+
+
+def restart_and_reopen(page, jupyterlab, name: str):
+    """What a learner meets the next day: the kernel restarted, the page reloaded, the notebook reopened."""
+    session = next(s for s in jupyterlab.api("sessions") if s["path"].endswith(name))
+    jupyterlab.api(f"kernels/{session['kernel']['id']}/restart", method="POST")
+    page.reload()
+    page.wait_for_selector("#jp-main-dock-panel", state="attached")
+    return open_notebook(page, name)
+
+
 def output_of(panel, cell: int):
     return panel.locator(".jp-Notebook .jp-Cell").nth(cell).locator(".jp-OutputArea-output").first
 
@@ -195,16 +211,10 @@ def test_explorers_work_and_survive_a_restart(lab_page, jupyterlab):
     panel.screenshot(path=str(screenshot_dir() / "explorers-live.png"))
 
     # save, restart the kernel, reload the page: what a learner sees the next day
-    _app(page, "docmanager:save")
-    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
-    saved = jupyterlab.notebook("explorers.ipynb")
+    saved = save(page, jupyterlab, "explorers.ipynb")
     assert "application/vnd.jupyter.widget-state+json" in saved["metadata"].get("widgets", {}), \
         "the widget state was not saved (tools/lab.py's overrides.json)"
-    session = next(s for s in jupyterlab.api("sessions") if s["path"].endswith("explorers.ipynb"))
-    jupyterlab.api(f"kernels/{session['kernel']['id']}/restart", method="POST")
-    page.reload()
-    page.wait_for_selector("#jp-main-dock-panel", state="attached")
-    panel = open_notebook(page, "explorers.ipynb")
+    panel = restart_and_reopen(page, jupyterlab, "explorers.ipynb")
     # the widget manager restores the saved state once the kernel has connected
     output_of(panel, 4).locator(".widget-image").first.wait_for(timeout=90_000)
     text = panel.inner_text()
@@ -217,18 +227,12 @@ def test_explorers_work_and_survive_a_restart(lab_page, jupyterlab):
 
     # the day after: the reopened notebook saved again (by the learner or by autosave) without a run,
     # the kernel restarted, the page reloaded: the explorers must still come back
-    _app(page, "docmanager:save")
-    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
     # ipywidgets 8 in JupyterLab 4 writes an empty state here (ipywidgets#3888); tools/lab.py's
     # save hook keeps the state of every widget still shown
-    saved = jupyterlab.notebook("explorers.ipynb")
+    saved = save(page, jupyterlab, "explorers.ipynb")
     assert lab.shown_widgets(saved) <= set(lab.widget_state(saved).get("state", {})), \
         "a second save dropped the widget state (tools/lab.py's keep_widget_state)"
-    session = next(s for s in jupyterlab.api("sessions") if s["path"].endswith("explorers.ipynb"))
-    jupyterlab.api(f"kernels/{session['kernel']['id']}/restart", method="POST")
-    page.reload()
-    page.wait_for_selector("#jp-main-dock-panel", state="attached")
-    panel = open_notebook(page, "explorers.ipynb")
+    panel = restart_and_reopen(page, jupyterlab, "explorers.ipynb")
     output_of(panel, 4).locator(".widget-image").first.wait_for(timeout=90_000)
     assert MODEL_NOT_FOUND not in panel.inner_text(), "an explorer reopened, saved and reopened shows 'model not found'"
     panel.screenshot(path=str(screenshot_dir() / "explorers-reopened-twice.png"))
@@ -290,16 +294,11 @@ def test_a_whole_chapter_runs_in_jupyterlab(lab_page, jupyterlab, chapter):
                      f"{chapter}, explorer {i + 1}: a click on the map")
         explorer.screenshot(path=str(screenshot_dir() / f"{chapter}-explorer-{i + 1}.png"))
     assert MODEL_NOT_FOUND not in panel.inner_text()
-    _app(page, "docmanager:save")
-    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
+    save(page, jupyterlab, f"{chapter}.ipynb")
     assert not page_errors(page), page_errors(page)
 
     # the next day: kernel restarted, page reloaded, the chapter reopened without running it
-    session = next(s for s in jupyterlab.api("sessions") if s["path"].endswith(f"{chapter}.ipynb"))
-    jupyterlab.api(f"kernels/{session['kernel']['id']}/restart", method="POST")
-    page.reload()
-    page.wait_for_selector("#jp-main-dock-panel", state="attached")
-    panel = open_notebook(page, f"{chapter}.ipynb")
+    panel = restart_and_reopen(page, jupyterlab, f"{chapter}.ipynb")
     explorers = panel.locator(".jp-OutputArea-output:has(.widget-slider)")
     if count:
         explorers.first.locator(".widget-image").first.wait_for(timeout=90_000)
@@ -316,9 +315,7 @@ def test_a_whole_chapter_runs_in_jupyterlab(lab_page, jupyterlab, chapter):
         explorer.screenshot(path=str(screenshot_dir() / f"{chapter}-explorer-{i + 1}-reopened.png"))
     assert not page_errors(page), page_errors(page)
     # saved again without a run (autosave does it): the widget state stays (tools/lab.py's save hook)
-    _app(page, "docmanager:save")
-    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
-    saved = jupyterlab.notebook(f"{chapter}.ipynb")
+    saved = save(page, jupyterlab, f"{chapter}.ipynb")
     assert lab.shown_widgets(saved) <= set(lab.widget_state(saved).get("state", {})), f"{chapter}: widget state lost"
 
 
