@@ -5,8 +5,8 @@
 #   make lab    JupyterLab on your own copies of the chapters, in my-chapters/ (installs only what
 #               the notebooks need; see tools/lab.py)
 #   make lab-test   JupyterLab itself in headless Chromium (run before each release; not in `make test`)
-#   make student / make grade SUBMISSIONS=folder CHAPTER=01_autoencoders   assignments
-#   make grade-timing [CHAPTER=01_autoencoders COPIES=20]   grading time, sandbox and trusted
+#   make student / make grade SUBMISSIONS=folder CHAPTER=01_autoencoders [JOBS=2 RESUME=1]   assignments
+#   make grade-timing [CHAPTER=04_vae COPIES=4 JOBS=2]   grading time per chapter, in the sandbox
 #   make clean  remove the build, the caches and the virtual environment
 #   make python-versions   unit tests and chapters 2 and 4 on Python 3.12 and 3.13 (not in `make test`)
 #
@@ -42,11 +42,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml coursegrader/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --quiet torch torchvision --index-url $(TORCH_INDEX))
-	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet -e ".[book,test]" -e ./coursegrader
 	@touch $@
 
 book: $(STAMP)
@@ -60,7 +60,7 @@ book: $(STAMP)
 test: lint unit notebooks book-from-cache browser
 
 lint: $(STAMP)
-	$(BIN)/ruff check vaelib tests bench chapters tools
+	$(BIN)/ruff check vaelib coursegrader tests bench chapters tools
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q --ignore=tests/browser --ignore=tests/lab $(XDIST)
@@ -81,38 +81,41 @@ book-from-cache: $(STAMP)
 browser: $(STAMP)
 	$(BIN)/python -m pytest tests/browser -q
 
-# Assignments: the student version of every chapter, and grading a folder of submissions.
+# Assignments: the student version of every chapter (PRIVATE=folder appends an instructor's
+# private exercises), and grading a folder of submissions (coursegrader/, the instructor's package).
 student: $(STAMP)
-	$(BIN)/python -m vaelib.assignments student --chapters chapters --out student
+	$(BIN)/python -m coursegrader student --chapters chapters --out student $(if $(PRIVATE),--private $(PRIVATE))
 
 # Each submission runs in a bubblewrap sandbox (see book/instructors.md); TRUSTED=1 grades without
-# one, for code you trust.
+# one, for code you trust. JOBS submissions side by side (default: the CPUs); RESUME=1 keeps the
+# grades of an interrupted run; ONLY=file.ipynb regrades one student; FULL=1 runs every cell of
+# every submission instead of the fast path; PRIVATE=folder adds private exercises.
 CELL_TIMEOUT ?= 300
 TIMEOUT ?= 1800
 MEMORY_GB ?= 8
 PROCESSES ?= 512
 grade: $(STAMP)
-	@test -n "$(SUBMISSIONS)" -a -n "$(CHAPTER)" || { echo "usage: make grade SUBMISSIONS=folder CHAPTER=01_autoencoders [TRUSTED=1]"; exit 2; }
-	$(BIN)/python -m vaelib.assignments grade "$(SUBMISSIONS)" --chapter chapters/$(CHAPTER).ipynb \
+	@test -n "$(SUBMISSIONS)" -a -n "$(CHAPTER)" || { echo "usage: make grade SUBMISSIONS=folder CHAPTER=01_autoencoders [JOBS=2 RESUME=1 ONLY=file.ipynb FULL=1 PRIVATE=folder TRUSTED=1]"; exit 2; }
+	$(BIN)/python -m coursegrader grade "$(SUBMISSIONS)" --chapter chapters/$(CHAPTER).ipynb \
 		--cell-timeout $(CELL_TIMEOUT) --timeout $(TIMEOUT) --memory-gb $(MEMORY_GB) \
-		--processes $(PROCESSES) $(if $(TRUSTED),--trusted)
+		--processes $(PROCESSES) $(if $(JOBS),--jobs $(JOBS)) $(if $(RESUME),--resume) \
+		$(if $(ONLY),--only $(ONLY)) $(if $(FULL),--full) $(if $(PRIVATE),--private $(PRIVATE)) \
+		$(if $(TRUSTED),--trusted)
 
-# Grading time for a class of perfect learners: COPIES solved copies of CHAPTER, graded in the
-# sandbox and then without it (needs bubblewrap); each run ends with its wall time.
-COPIES ?= 20
+# Grading time for a class of perfect learners: COPIES solved copies (and one stubbed) of CHAPTER
+# (default: every chapter), JOBS at a time, graded in the sandbox; seconds per submission on one
+# core and peak memory go to bench/results/grading_time.json (the instructor guide's table).
+COPIES ?= 4
 grade-timing: $(STAMP)
-	rm -rf _build/grade-timing
-	$(BIN)/python -m vaelib.assignments solved --chapter chapters/$(or $(CHAPTER),01_autoencoders).ipynb \
-		--copies $(COPIES) --out _build/grade-timing
-	$(BIN)/python -m vaelib.assignments grade _build/grade-timing --chapter chapters/$(or $(CHAPTER),01_autoencoders).ipynb \
-		--csv _build/grade-timing-sandbox.csv
-	$(BIN)/python -m vaelib.assignments grade _build/grade-timing --chapter chapters/$(or $(CHAPTER),01_autoencoders).ipynb \
-		--csv _build/grade-timing-trusted.csv --trusted
+	$(BIN)/python bench/grading_time.py --copies $(COPIES) --jobs $(or $(JOBS),2) \
+		$(if $(CHAPTER),--chapters $(CHAPTER)) $(if $(FULL),--full)
 
 # The learner's setup: the package and JupyterLab only (no book or test tools). The learner works
 # in my-chapters/, copies that git ignores, so `git pull` never meets an edited chapter.
+# LAB_FROM=student: a class's hand-out, the student versions (stubs, no solutions) in student/.
+LAB_FROM ?= chapters
 lab: $(LAB_STAMP)
-	$(BIN)/python tools/lab.py
+	$(BIN)/python tools/lab.py --from $(LAB_FROM)
 
 # JupyterLab in headless Chromium (tests/lab/): MyST rendered in chapter 2, an explorer run, moved,
 # clicked, saved and reopened after a kernel restart. Installs the lab extra into .venv itself.

@@ -49,7 +49,7 @@ def bubblewrap() -> str:
 
     The grading tests never skip: a machine that cannot sandbox fails them with what to do.
     """
-    from vaelib.assignments.sandbox import find_bwrap
+    from coursegrader.sandbox import find_bwrap
 
     path, why = find_bwrap()
     if path is None and shutil.which("bwrap") is None:

@@ -10,7 +10,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from vaelib.assignments import (
+from coursegrader import (
     SolutionFormatError,
     grade_folder,
     make_student_version,
@@ -187,7 +187,7 @@ def test_every_chapter_has_a_student_version(chapter):
 
 
 def test_the_guide_is_read_from_the_chapters():
-    from vaelib.assignments.catalog import guide_markdown, summarize_chapters
+    from coursegrader.catalog import guide_markdown, summarize_chapters
 
     summaries = summarize_chapters(ROOT / "chapters")
     assert summaries, "no chapters found"

@@ -14,7 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from vaelib.assignments.grade import _flags, probe_specs, reference_checks
+from coursegrader.chapter import flags as _flags
+from coursegrader.chapter import probe_specs, reference_checks
 from vaelib.checks import registry
 from vaelib.checks.data import dumps, loads
 
@@ -89,7 +90,7 @@ def test_reference_solutions_pass_on_fresh_inputs():
 
 
 def test_solved_copies_are_the_chapter_with_its_solutions(tmp_path):
-    from vaelib.assignments.student import write_solved_copies
+    from coursegrader.student import write_solved_copies
 
     chapter = CHAPTERS[0]
     written = write_solved_copies(chapter, tmp_path, 2)

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from vaelib.assignments import grade_folder
-from vaelib.assignments.sandbox import Limits
+from coursegrader import grade_folder
+from coursegrader.sandbox import Limits
 
 from .test_assignments import reference_notebook
 
@@ -39,11 +39,14 @@ ALL_FAIL, ALL_PASS = ["fail"] * 3, ["pass"] * 3
 
 
 def _notebook(attack: str = "", *, answers: str = "False", after: str = "") -> nbformat.NotebookNode:
-    """A submission: setup, the attack, the answers (right when ``answers`` is true), more code."""
+    """A submission: setup, the exercises' heading, the attack, the answers (right when
+    ``answers`` is true), more code. The attack comes after the first exercise, so the fast
+    path, which runs only the exercise cells, runs it too."""
     nb = new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                "language": "python"}})
     nb.cells = [
         new_code_cell("from vaelib.checks import autoencoders as checks\nimport torch.nn.functional as F"),
+        new_markdown_cell("```{exercise} Holes\n:label: ex-holes\nWhy?\n```"),
         new_code_cell(textwrap.dedent(attack)),
         new_code_cell(f"right = bool({answers})\n"
                       'answer = "b" if right else "a"\n'
@@ -220,9 +223,11 @@ def _sandbox_processes() -> list[int]:
     return found
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("redteam")
+@pytest.fixture(scope="module", params=["full", "fast"])
+def graded(request, tmp_path_factory):
+    """Every attack graded on the full path (every cell) and on the fast path (the exercise
+    cells on the reference run's state)."""
+    tmp = tmp_path_factory.mktemp(f"redteam-{request.param}")
     reference = tmp / "reference" / "chapter.ipynb"
     reference.parent.mkdir()
     nbformat.write(reference_notebook(), reference)
@@ -236,12 +241,14 @@ def graded(tmp_path_factory):
     os.environ["VAELIB_REDTEAM_SECRET"] = SECRET
     try:
         start = time.monotonic()
-        rows = grade_folder(folder, reference, cell_timeout=CELL_S, total_timeout=WALL_S, limits=LIMITS)
+        rows = grade_folder(folder, reference, cell_timeout=CELL_S, total_timeout=WALL_S, limits=LIMITS,
+                            fast=request.param == "fast")
         elapsed = time.monotonic() - start
     finally:
         del os.environ["VAELIB_REDTEAM_SECRET"]
     table = (folder / "grades.csv").read_text()
     time.sleep(3)  # long enough for the daemon to strike, had it survived
+    assert all(r.path == request.param for r in rows)
     return {"rows": {r.submission.removesuffix(".ipynb"): r for r in rows}, "attacks": attacks,
             "before": before, "folder": folder, "elapsed": elapsed, "table": table}
 
@@ -268,7 +275,8 @@ def test_nothing_outside_the_sandbox_changed(graded):
     assert _digest(PACKAGE) == before["package"], "a submission changed the course package"
     assert sorted(p.name for p in ROOT.iterdir()) == before["root"]
     after = _digest(folder)
-    assert {k: v for k, v in after.items() if k != "grades.csv"} == before["submissions"]
+    graders = ("grades.csv", "feedback/", ".grading/")  # the grader's own outputs
+    assert {k: v for k, v in after.items() if not k.startswith(graders)} == before["submissions"]
     # the table is the grader's, written after every sandbox ended, and no daemon rewrote it since
     assert (folder / "grades.csv").read_text() == graded["table"]
     assert not (folder / "daemon_was_here").exists()

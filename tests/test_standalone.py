@@ -130,7 +130,7 @@ def test_setup_cell_gives_the_grader_nothing_to_flag():
     """The grader flags subprocess and importlib in a submission; the setup cell uses neither."""
     import re
 
-    from vaelib.assignments.grade import SUSPICIOUS
+    from coursegrader.chapter import SUSPICIOUS
 
     flagged = [reason for reason, pattern in SUSPICIOUS.items() if re.search(pattern, SETUP)]
     assert flagged == []

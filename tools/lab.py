@@ -3,6 +3,7 @@
     python tools/lab.py                 # copy the chapters once, then start JupyterLab on the copies
     python tools/lab.py --prepare-only  # the same without starting JupyterLab
     python tools/lab.py --update 04_vae # replace one copy with the current chapter, after asking
+    python tools/lab.py --from student  # a class: copy the student versions (stubs, no solutions)
 
 Why copies: the chapters in `chapters/` belong to git. A learner runs them, edits cells and
 answers exercises, and JupyterLab's autosave writes all of it (outputs included, megabytes) back
@@ -281,17 +282,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prepare-only", action="store_true", help="make the copies, do not start JupyterLab")
     parser.add_argument("--update", metavar="CHAPTER", help="replace your copy of CHAPTER, after asking")
+    parser.add_argument("--from", dest="source", type=Path, default=CHAPTERS, metavar="FOLDER",
+                        help="where the chapters come from (default: chapters/); in a class, the "
+                        "student versions your instructor handed out, e.g. student/")
     args, lab_args = parser.parse_known_args(argv)
+    source = args.source if args.source.is_absolute() else Path.cwd() / args.source
+    if not any(source.glob("*.ipynb")):
+        raise SystemExit(f"There are no notebooks in {source}. In a class, ask your instructor "
+                         "for the student versions (they make them with `make student`).")
     if args.update:
-        kept = update_copy(args.update)
+        kept = update_copy(args.update, chapters=source)
         print("Nothing changed." if kept is None else f"Updated; your previous copy is {kept}.")
         return 0
-    copied, changed = make_copies()
+    copied, changed = make_copies(source)
     if copied:
         print(f"Copied {len(copied)} chapter(s) into {COPIES}: {', '.join(copied)}")
     for name in changed:
-        print(f"chapters/{name} has changed since your copy was made; your copy is kept. "
-              f"For the new version: python tools/lab.py --update {Path(name).stem}")
+        again = "" if source == CHAPTERS else f" --from {args.source}"
+        print(f"{source.name}/{name} has changed since your copy was made; your copy is kept. "
+              f"For the new version: python tools/lab.py{again} --update {Path(name).stem}")
     if not save_widget_state():
         print(f"Could not write {settings_overrides_path()}: a reopened chapter will show its "
               "explorers only after you run it again (or turn on Settings > Save Widget State Automatically).")

@@ -14,7 +14,7 @@ The pin comes from two places that already exist: the repository URL in ``_confi
 environment variable ``VAELIB_INSTALL_SOURCE`` replaces the pip requirement at run time (a wheel
 or another URL), which is how the tests install a wheel built from the checkout. The cell uses
 IPython's ``%pip`` (it installs into the kernel's own environment, in Jupyter, Colab and VS Code),
-not ``subprocess`` or ``importlib``, which the grader flags in a submission (vaelib/assignments).
+not ``subprocess`` or ``importlib``, which the grader flags in a submission (coursegrader).
 """
 
 from __future__ import annotations

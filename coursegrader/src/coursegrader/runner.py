@@ -1,9 +1,17 @@
 """Inside the grading sandbox: run a submission's cells like a notebook, then the checks' probes.
 
-``python -m vaelib.assignments.runner SPEC`` reads a JSON spec written by the grader::
+``python -m coursegrader.runner SPEC`` reads a JSON spec written by the grader::
 
     {"cells": ["code", ...], "probes": [{"label": "holes", "check": "check_holes_answer",
-     "args": ["answer"]}, ...], "out": "/grade/out", "cell_timeout": 300, "uid": 64123}
+     "args": ["answer"]}, ...], "out": "/grade/out", "cell_timeout": 300, "uid": 64123,
+     "restore": "/grade/snapshot/state.pkl", "save": false, "private_probes": null}
+
+Two optional steps serve the fast path (:mod:`coursegrader.snapshot`): ``save`` pickles the
+namespace after the cells (the reference chapter's run up to its exercises, done once per
+chapter), and ``restore`` loads such a pickle before the cells (each submission's exercises then
+run on the reference run's models and data instead of training their own). A probe whose check
+is an instructor's private one (``"private": true``) is taken from the probes-only module at
+``private_probes``; its judge never enters the sandbox.
 
 When started as root (the grader was root and bubblewrap kept the real uid), it first drops to
 ``uid``, an unprivileged user of its own, and refuses to go on if any capability survived. The
@@ -77,16 +85,84 @@ def _limit_name(error: BaseException) -> str:
     return ""
 
 
+def _peak_mb() -> float:
+    """This process's peak resident memory, MiB: VmHWM belongs to the memory image the exec
+    began, so it does not count the grader's own memory from before the fork, as getrusage does."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
 def _write(path: Path, document: dict) -> None:
+    document = {**document, "peak_mb": _peak_mb()}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(document, allow_nan=True))
     os.replace(tmp, path)
+
+
+_NOT_STATE = {"In", "Out", "exit", "quit", "get_ipython", "open"}
+
+
+def _save_namespace(namespace: dict, path: Path) -> dict:
+    """Pickle every name of the namespace that pickles (cloudpickle: functions and classes the
+    notebook defined go by value, modules and library objects by reference), one at a time so
+    that one widget or open file does not lose the rest; returns {name: why not} for the rest."""
+    import pickle
+    import random
+
+    import cloudpickle
+    import numpy as np
+    import torch
+
+    values, skipped = {}, {}
+    for name, value in list(namespace.items()):
+        if name.startswith("_") or name in _NOT_STATE:
+            continue
+        try:
+            values[name] = cloudpickle.dumps(value)
+        except Exception as err:  # noqa: BLE001 - anything unpicklable is reported, not fatal
+            skipped[name] = f"{type(err).__name__}: {str(err)[:120]}"
+    rng = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "random": random.getstate()}
+    with open(path, "wb") as f:
+        pickle.dump({"values": values, "rng": cloudpickle.dumps(rng)}, f, protocol=pickle.HIGHEST_PROTOCOL)
+    return skipped
+
+
+def _restore_namespace(namespace: dict, path: Path) -> list[str]:
+    """Load a pickle of :func:`_save_namespace` into the namespace; returns names that failed."""
+    import pickle
+    import random
+
+    import numpy as np
+    import torch
+
+    with open(path, "rb") as f:
+        state = pickle.load(f)  # written by the grader from the reference chapter, never by a submission
+    failed = []
+    for name, blob in state["values"].items():
+        try:
+            namespace[name] = pickle.loads(blob)
+        except Exception:  # noqa: BLE001
+            failed.append(name)
+    rng = pickle.loads(state["rng"])
+    torch.set_rng_state(rng["torch"])
+    np.random.set_state(rng["numpy"])
+    random.setstate(rng["random"])
+    return failed
 
 
 def main(spec_path: str) -> int:
     spec = json.loads(Path(spec_path).read_text())
     _drop_privileges(spec.get("uid"))
     out = Path(spec["out"]) / "results.json"
+    # Instructor code, loaded before any submission code runs.
+    from coursegrader.private import load_probes
+
+    private = load_probes(spec["private_probes"]) if spec.get("private_probes") else {}
 
     # Imported before any student code runs; the student may still change these objects, which
     # only changes the data the probes return, never the grader's verdicts.
@@ -101,6 +177,9 @@ def main(spec_path: str) -> int:
     checks = registry()
     shell = Shell.instance(colors="NoColor")
     cells_report = []
+    restored_failed = []
+    if spec.get("restore"):
+        restored_failed = _restore_namespace(shell.user_ns, Path(spec["restore"]))
 
     def on_alarm(signum, frame):
         raise CellTimeout(f"cell stopped after {spec['cell_timeout']} s")
@@ -120,7 +199,11 @@ def main(spec_path: str) -> int:
         if error is not None:
             report.update(error=type(error).__name__, message=str(error)[:300], limit=_limit_name(error))
         cells_report.append(report)
-        _write(out, {"cells": cells_report, "probes": {}})
+        _write(out, {"cells": cells_report, "probes": {}, "not_restored": restored_failed})
+
+    if spec.get("save"):
+        skipped = _save_namespace(shell.user_ns, Path(spec["out"]) / "state.pkl")
+        _write(out, {"cells": cells_report, "probes": {}, "skipped": skipped})
 
     if spec.get("sandbox"):
         _end_other_processes()
@@ -128,7 +211,7 @@ def main(spec_path: str) -> int:
     for probe in spec["probes"]:
         signal.alarm(int(spec["cell_timeout"]))
         try:
-            check = checks[probe["check"]]
+            check = private[probe["check"]] if probe.get("private") else checks[probe["check"]]
             args = [eval(arg, shell.user_ns) for arg in probe["args"]]  # noqa: S307 - the reference's own expressions
             outcome = check.collect(*args, seed=probe.get("seed"))
             json.dumps(outcome, allow_nan=True)  # data only: anything else is reported, not written
@@ -143,7 +226,7 @@ def main(spec_path: str) -> int:
                                       "message": str(err)[:300]}
         finally:
             signal.alarm(0)
-        _write(out, {"cells": cells_report, "probes": probes})
+        _write(out, {"cells": cells_report, "probes": probes, "not_restored": restored_failed})
     sys.stdout.flush()
     return 0
 

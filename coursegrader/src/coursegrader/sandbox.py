@@ -29,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,19 +110,33 @@ def _uids_in_use() -> set[int]:
     return used
 
 
+_reserved_uids: set[int] = set()
+_uid_lock = threading.Lock()
+
+
 def free_uid(start: int = 64100, stop: int = 65000) -> int:
-    """An unprivileged uid that no running process uses and no local account names."""
+    """An unprivileged uid that no running process uses, no local account names and no other
+    sandbox of this grader holds (sandboxes run side by side with ``--jobs``); give it back with
+    :func:`release_uid`."""
     import pwd
 
-    used = _uids_in_use()
-    for uid in range(start + os.getpid() % 400, stop):
-        if uid in used:
-            continue
-        try:
-            pwd.getpwuid(uid)
-        except KeyError:
-            return uid
-    raise RuntimeError("no free uid for the sandbox between {start} and {stop}")
+    with _uid_lock:
+        used = _uids_in_use() | _reserved_uids
+        for uid in range(start + os.getpid() % 400, stop):
+            if uid in used:
+                continue
+            try:
+                pwd.getpwuid(uid)
+            except KeyError:
+                _reserved_uids.add(uid)
+                return uid
+    raise RuntimeError(f"no free uid for the sandbox between {start} and {stop}")
+
+
+def release_uid(uid: int | None) -> None:
+    """Give back a uid from :func:`free_uid` once its sandbox's processes are gone."""
+    with _uid_lock:
+        _reserved_uids.discard(uid)
 
 
 def _count_uid(uid: int) -> int:
@@ -193,13 +208,13 @@ def _parents(destinations: list[Path]) -> list[str]:
     return [arg for p in folders for arg in ("--perms", "0755", "--dir", str(p))]
 
 
-def _python_binds(package_dir: Path) -> list[str]:
-    """Read-only binds for the interpreter, the virtual environment and the course package.
+def _python_binds(package_dirs: list[Path]) -> list[str]:
+    """Read-only binds for the interpreter, the virtual environment and the course packages.
 
-    Only these three folders: a repository around the package (its chapters hold the reference
+    Only these folders: a repository around a package (its chapters hold the reference
     solutions) or around the virtual environment stays out of view.
     """
-    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix), package_dir.resolve()}
+    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix), *(p.resolve() for p in package_dirs)}
     args = []
     for path in sorted(paths):
         if not str(path).startswith("/usr/"):
@@ -208,7 +223,8 @@ def _python_binds(package_dir: Path) -> list[str]:
 
 
 def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits, *, uid: int,
-               bwrap: str | None, package_dir: Path, extra_ro: dict[Path, str] | None = None) -> Run:
+               bwrap: str | None, package_dirs: list[Path], extra_ro: dict[Path, str] | None = None,
+               threads: int = 0, cancel: threading.Event | None = None) -> Run:
     """Start the runner on ``spec_path`` and wait for it, within ``limits.wall_s``.
 
     Args:
@@ -220,14 +236,18 @@ def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits
         uid: the unprivileged uid the submission runs as (when the grader is root).
         bwrap: the bwrap executable; None only in ``--trusted`` mode: a plain child process,
             same limits, no isolation.
-        package_dir: the ``vaelib`` package folder, bound read-only.
+        package_dirs: the ``vaelib`` and ``coursegrader`` package folders, bound read-only.
         extra_ro: host path -> sandbox path, bound read-only (e.g. ``bench/results``).
+        threads: compute threads for PyTorch and BLAS (``OMP_NUM_THREADS``); 0 leaves the default.
+        cancel: when set (the grader was interrupted), the sandbox is killed at once.
     """
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
            "USER": "student", "LOGNAME": "student", "TQDM_DISABLE": "1", "VAELIB_OFFLINE": "1",
            "VAELIB_STRICT_CHECKS": "0", "VAELIB_DEVICE": "cpu", "PYTHONHASHSEED": "0",
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg",
            "MALLOC_ARENA_MAX": "2"}
+    if threads:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     sandbox = bwrap is not None
     if sandbox:
         env.update(HOME="/tmp/home", MPLCONFIGDIR="/tmp/mpl", IPYTHONDIR="/tmp/ipython",
@@ -239,7 +259,7 @@ def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits
             cmd += ["--unshare-user", "--uid", "1000", "--gid", "1000"]
         for key, value in env.items():
             cmd += ["--setenv", key, value]
-        binds = _python_binds(package_dir)
+        binds = _python_binds(package_dirs)
         # bwrap creates the folders above a bind point for root only (0700): open them to the
         # sandbox's user, or it could not reach the interpreter it is given.
         # The private /tmp comes first: bwrap mounts in order, so a tmpfs laid after the binds
@@ -251,9 +271,11 @@ def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits
         cmd += ["--perms", "0755", "--dir", "/grade",
                 "--bind", str(work), "/grade/chapters", "--bind", str(out), "/grade/out",
                 "--ro-bind", str(spec_path), "/grade/spec.json"]
-        for host, inside in (extra_ro or {}).items():
+        extra = extra_ro or {}
+        cmd += _parents([Path(inside) for inside in extra.values() if Path(inside).parent != Path("/grade")])
+        for host, inside in extra.items():
             cmd += ["--ro-bind", str(host), inside]
-        cmd += ["--chdir", "/grade/chapters", "--", sys.executable, "-m", "vaelib.assignments.runner",
+        cmd += ["--chdir", "/grade/chapters", "--", sys.executable, "-m", "coursegrader.runner",
                 "/grade/spec.json"]
         cwd = "/"
         # The options travel through a file descriptor (--args), so that the sandbox's PID 1 shows
@@ -265,7 +287,7 @@ def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits
         cmd = [cmd[0], "--args", str(args_fd), *cmd[split:]]
     else:
         env.update(HOME=str(work), MPLCONFIGDIR=str(work / ".mpl"), IPYTHONDIR=str(work / ".ipython"))
-        cmd = [sys.executable, "-m", "vaelib.assignments.runner", str(spec_path)]
+        cmd = [sys.executable, "-m", "coursegrader.runner", str(spec_path)]
         cwd, args_fd = str(work), None
 
     # RLIMIT_NPROC counts every process of the real uid: the sandbox's own uid when the grader is
@@ -288,17 +310,31 @@ def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits
                                 pass_fds=() if args_fd is None else (args_fd,))
         if args_fd is not None:
             os.close(args_fd)
-        ended_by = ""
-        try:
-            proc.wait(timeout=limits.wall_s)
-        except subprocess.TimeoutExpired:
-            ended_by = "wall time"
-            _kill_group(proc.pid)
-            proc.wait()
+        returncode, ended_by = _wait(proc.pid, start + limits.wall_s, cancel)
+        proc.returncode = returncode
         if not sandbox:
             _kill_group(proc.pid)  # whatever the notebook left behind in its session
     leftovers = _reap_uid(uid) if sandbox and os.getuid() == 0 else 0
-    return Run(proc.returncode, ended_by, time.monotonic() - start, _tail(log), leftovers)
+    return Run(returncode, ended_by, time.monotonic() - start, _tail(log), leftovers)
+
+
+def _wait(pid: int, deadline: float, cancel: threading.Event | None) -> tuple[int, str]:
+    """Wait for ``pid`` until ``deadline`` (monotonic) or ``cancel``; returns (exit status, what
+    ended it)."""
+    ended_by = ""
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if ended_by == "":
+            if time.monotonic() > deadline:
+                ended_by = "wall time"
+            elif cancel is not None and cancel.is_set():
+                ended_by = "interrupted"
+            if ended_by:
+                _kill_group(pid)
+        time.sleep(0.05)
+    return os.waitstatus_to_exitcode(status), ended_by
 
 
 def _kill_group(pgid: int) -> None:

@@ -195,12 +195,32 @@ def paste_back(student: StudentVersion) -> nbformat.NotebookNode:
     return nb
 
 
-def write_student_versions(chapters: Path, out: Path) -> list[Path]:
-    """Write the student version of every chapter notebook in ``chapters`` to ``out``."""
+_PRIVATE_NOTE = ("*Your instructor grades this exercise when you hand in the notebook; its verdict "
+                 "and hint come with your feedback.*")
+
+
+def _with_private(path: Path, private: Path | None) -> nbformat.NotebookNode:
+    """The chapter with an instructor's private exercises appended, their check cells replaced
+    by a note (their judges are not handed out)."""
+    nb = nbformat.read(path, as_version=4)
+    if private is None:
+        return nb
+    from .private import private_cells
+
+    for cell in private_cells(private, path.stem):
+        if cell.cell_type == "code" and "check" in cell.metadata.get("tags", []):
+            cell = nbformat.v4.new_markdown_cell(_PRIVATE_NOTE)
+        nb.cells.append(cell)
+    return nb
+
+
+def write_student_versions(chapters: Path, out: Path, private: Path | None = None) -> list[Path]:
+    """Write the student version of every chapter notebook in ``chapters`` to ``out`` (with the
+    instructor's ``private`` exercises, if given)."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for path in sorted(Path(chapters).glob("*.ipynb")):
-        version = make_student_version(nbformat.read(path, as_version=4), chapter=path.stem)
+        version = make_student_version(_with_private(path, private), chapter=path.stem)
         target = out / path.name
         nbformat.write(version.notebook, target)
         written.append(target)
@@ -208,13 +228,13 @@ def write_student_versions(chapters: Path, out: Path) -> list[Path]:
     return written
 
 
-def write_solved_copies(chapter: Path, out: Path, copies: int) -> list[Path]:
+def write_solved_copies(chapter: Path, out: Path, copies: int, private: Path | None = None) -> list[Path]:
     """Write ``copies`` submissions that are the student version with every solution pasted back.
 
     What a class of perfect learners would hand in: a dry run of grading, and its timing.
     """
     out.mkdir(parents=True, exist_ok=True)
-    solved = paste_back(make_student_version(nbformat.read(chapter, as_version=4), chapter=Path(chapter).stem))
+    solved = paste_back(make_student_version(_with_private(Path(chapter), private), chapter=Path(chapter).stem))
     written = [out / f"learner_{i:02d}.ipynb" for i in range(1, copies + 1)]
     for path in written:
         nbformat.write(solved, path)

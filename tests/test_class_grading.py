@@ -1,0 +1,192 @@
+"""Grading a class: the grader's own package, side by side and resumable, feedback per student,
+the fast path, private exercises, and the learner's wheel without any of it."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell
+
+from coursegrader import load_chapter, make_student_version, paste_back, write_solved_copies
+
+from .test_assignments import reference_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "coursegrader" / "examples" / "private"
+pytestmark = [pytest.mark.usefixtures("bubblewrap"), pytest.mark.xdist_group("sandbox")]
+MEASURED = ("seconds", "peak_mb")  # timings differ from run to run; everything else must not
+
+
+def _class(folder: Path) -> Path:
+    """Six submissions of the small chapter: solved, stubbed, half done, broken."""
+    folder.mkdir()
+    reference = folder.parent / "chapter.ipynb"
+    nbformat.write(reference_notebook(), reference)
+    student = make_student_version(reference_notebook())
+    solved = paste_back(student)
+    for i in range(3):
+        nbformat.write(solved, folder / f"solved_{i}.ipynb")
+    nbformat.write(student.notebook, folder / "stubbed.ipynb")
+    wrong = paste_back(student)
+    for cell in wrong.cells:
+        cell.source = cell.source.replace('answer = "b"', 'answer = "a"')
+    nbformat.write(wrong, folder / "wrong_letter.ipynb")
+    broken = paste_back(student)
+    broken.cells.append(new_code_cell("raise RuntimeError('my own bug')"))
+    nbformat.write(broken, folder / "broken.ipynb")
+    return reference
+
+
+def _grade(*args: str, **popen) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "coursegrader", "grade", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, **popen)
+
+
+def _table(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return [{k: v for k, v in row.items() if k not in MEASURED} for row in csv.DictReader(f)]
+
+
+def test_a_killed_run_resumes_to_the_same_table(tmp_path):
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    reference = _class(whole)
+    shutil.copytree(whole, cut)
+    done = _grade(str(whole), "--chapter", str(reference), "--jobs", "2", "--cell-timeout", "60")
+    output = done.communicate(timeout=600)[0]
+    assert done.returncode == 0, output
+    assert "[6/6]" in output and "left" in output  # progress, with the time left
+
+    killed = _grade(str(cut), "--chapter", str(reference), "--jobs", "2", "--cell-timeout", "60")
+    rows = cut / ".grading" / "rows"
+    deadline = time.monotonic() + 300
+    while not (rows.is_dir() and len(list(rows.glob("*.json"))) >= 2) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(killed.pid, signal.SIGKILL)  # no goodbye: as a crash or a lost terminal
+    killed.wait()
+    kept = len(list(rows.glob("*.json")))
+    assert 2 <= kept < 6, "the kill came too late to leave work for the resumed run"
+    assert len(_table(cut / "grades.csv")) == kept  # the table holds every grade decided so far
+
+    resumed = _grade(str(cut), "--chapter", str(reference), "--jobs", "2", "--cell-timeout", "60", "--resume")
+    output = resumed.communicate(timeout=600)[0]
+    assert resumed.returncode == 0, output
+    assert f"grading {6 - kept} submission(s)" in output and f"{kept} kept from the last run" in output
+    assert _table(cut / "grades.csv") == _table(whole / "grades.csv")
+    by_name = {r["submission"]: r for r in _table(whole / "grades.csv")}
+    assert [by_name[f"solved_{i}.ipynb"]["passed"] for i in range(3)] == ["3", "3", "3"]
+    assert by_name["stubbed.ipynb"]["passed"] == "0" and by_name["stubbed.ipynb"]["status"] == "stubs left"
+    assert by_name["broken.ipynb"]["status"] == "errors" and "my own bug" in by_name["broken.ipynb"]["detail"]
+
+    # One student again, every other grade kept.
+    again = _grade(str(cut), "--chapter", str(reference), "--only", "wrong_letter.ipynb")
+    output = again.communicate(timeout=300)[0]
+    assert again.returncode == 0 and "grading 1 submission(s)" in output, output
+    assert _table(cut / "grades.csv") == _table(whole / "grades.csv")
+
+
+def test_the_feedback_of_a_failing_submission_names_the_hint(tmp_path):
+    folder = tmp_path / "class"
+    reference = _class(folder)
+    for name in ("solved_1", "solved_2", "broken", "stubbed"):
+        (folder / f"{name}.ipynb").unlink()
+    run = _grade(str(folder), "--chapter", str(reference), "--jobs", "1")
+    output = run.communicate(timeout=300)[0]
+    assert run.returncode == 0, output
+    table = {r["submission"]: r for r in _table(folder / "grades.csv")}
+    hint = table["wrong_letter.ipynb"]["feedback"]
+    assert hint.startswith("ex-holes: ") and len(hint) > 30, hint
+    feedback = (folder / "feedback" / "wrong_letter.md").read_text()
+    assert "**2 of 3** exercises passed" in feedback
+    assert "| Holes (`ex-holes`) | fail |" in feedback
+    assert hint.removeprefix("ex-holes: ")[:40] in feedback  # the check's own hint, in the file
+    assert "What to look at next" in feedback
+    assert "What to look at next" not in (folder / "feedback" / "solved_0.md").read_text()
+    assert table["solved_0.ipynb"]["feedback"] == ""
+
+
+def test_bad_options_get_clear_errors(tmp_path):
+    folder = tmp_path / "class"
+    reference = _class(folder)
+    for args, words in ((["--only", "nobody.ipynb"], "no submission called nobody.ipynb"),
+                        (["--jobs", "0"], "--jobs must be at least 1")):
+        run = _grade(str(folder), "--chapter", str(reference), *args)
+        output = run.communicate(timeout=120)[0]
+        assert run.returncode == 2 and words in output, output
+
+
+def test_the_fast_path_grades_a_real_chapter_like_the_full_path(tmp_path):
+    """Chapter 2: its solved copy passes everything and its student version nothing, on both
+    paths; the fast path runs the chapter's body once, not once per submission."""
+    chapter = ROOT / "chapters" / "02_elbo.ipynb"
+    folder = tmp_path / "class"
+    write_solved_copies(chapter, folder, 2)
+    nbformat.write(make_student_version(nbformat.read(chapter, as_version=4)).notebook, folder / "stubs.ipynb")
+    tables = {}
+    for path in ("fast", "full"):
+        args = ["--full"] if path == "full" else []
+        run = _grade(str(folder), "--chapter", str(chapter), "--out", str(tmp_path / path), *args)
+        output = run.communicate(timeout=900)[0]
+        assert run.returncode == 0, output
+        tables[path] = {r["submission"]: r for r in _table(tmp_path / path / "grades.csv")}
+    total = len(load_chapter(chapter).specs)
+    for path, table in tables.items():
+        assert table["learner_01.ipynb"]["passed"] == str(total), (path, table["learner_01.ipynb"])
+        assert table["stubs.ipynb"]["passed"] == "0" and table["stubs.ipynb"]["status"] == "stubs left"
+        assert {r["path"] for r in table.values()} == {path}
+
+
+def test_private_exercises_are_graded_and_their_judges_stay_out_of_the_sandbox(tmp_path):
+    """The worked example (chapter 2 plus one private exercise): the solved hand-out passes it, a
+    wrong answer gets the judge's hint, and a submission that looks for the judges finds none."""
+    chapter = ROOT / "chapters" / "02_elbo.ipynb"
+    loaded = load_chapter(chapter, EXAMPLE)
+    private = [s for s in loaded.specs if s.get("private")]
+    assert [s["label"] for s in private] == ["ex-private-entropy"]
+    folder = tmp_path / "class"
+    (solved,) = write_solved_copies(chapter, folder, 1, private=EXAMPLE)
+    nb = nbformat.read(solved, as_version=4)
+    assert not any("judge" in c.source for c in nb.cells), "the hand-out holds no judge"
+    for cell in nb.cells:  # a learner who forgot the 1/2, and who goes looking for the answers
+        cell.source = cell.source.replace("0.5 * ", "")
+    nb.cells.append(new_code_cell(
+        "import glob\nfound = [p for p in glob.glob('/**/judges.py', recursive=True)]\n"
+        f"assert not found and not glob.glob({str(EXAMPLE)!r} + '/*'), found"))
+    nbformat.write(nb, folder / "wrong.ipynb")
+    run = _grade(str(folder), "--chapter", str(chapter), "--private", str(EXAMPLE), "--jobs", "2")
+    output = run.communicate(timeout=900)[0]
+    assert run.returncode == 0, output
+    table = {r["submission"]: r for r in _table(folder / "grades.csv")}
+    assert table["learner_01.ipynb"]["ex-private-entropy"] == "pass"
+    assert table["learner_01.ipynb"]["passed"] == table["learner_01.ipynb"]["total"]
+    assert table["wrong.ipynb"]["ex-private-entropy"] == "fail"
+    assert "1/2" in table["wrong.ipynb"]["feedback"] or "half" in table["wrong.ipynb"]["feedback"]
+    assert table["wrong.ipynb"]["status"] == "ok", table["wrong.ipynb"]["detail"]  # the search found nothing
+
+
+def test_the_learners_wheel_holds_no_grading_code(tmp_path):
+    """`pip wheel .` of a checkout (coursegrader/ beside vaelib/) ships vaelib alone."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    for name in ("vaelib", "coursegrader"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--wheel-dir", str(tmp_path / "wheel"), str(src)], check=True, capture_output=True)
+    (wheel,) = (tmp_path / "wheel").glob("vaelib-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(n.startswith("vaelib/checks/") for n in names)  # the learner's self-checks stay
+    leaked = [n for n in names if n.startswith("coursegrader") or "assignments" in n
+              or n.rsplit("/", 1)[-1] in ("sandbox.py", "grade.py", "runner.py", "batch.py")]
+    assert leaked == []
