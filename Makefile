@@ -65,9 +65,14 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -q --ignore=tests/browser --ignore=tests/lab $(XDIST)
 
+# NOTEBOOK_WORKERS chapters run side by side (pytest-xdist, one chapter per worker, its cells in
+# order), each kernel with one compute thread: the chapters' small MLPs gain little from a second
+# thread, while a second chapter uses the second core fully. NOTEBOOK_WORKERS=1: one at a time.
+NOTEBOOK_WORKERS ?= 2
 notebooks: $(STAMP)
-	VAELIB_DEVICE=cpu $(BIN)/python -m tests.standalone chapters/*.ipynb -- \
-		--nbval-cell-timeout=900 -q
+	VAELIB_DEVICE=cpu $(if $(filter 1,$(NOTEBOOK_WORKERS)),,OMP_NUM_THREADS=1 MKL_NUM_THREADS=1) \
+		$(BIN)/python -m tests.standalone chapters/*.ipynb -- \
+		--nbval-cell-timeout=900 -q -n $(NOTEBOOK_WORKERS) --dist loadfile
 
 # --all: nbval has just refreshed the cache, but Sphinx only re-reads a page whose source file
 # changed, so without it a change in vaelib would leave stale outputs in the pages.

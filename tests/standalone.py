@@ -122,7 +122,9 @@ def run_notebooks(notebooks: list[Path], pytest_args: list[str], work: Path, *,
     # The plugin also fails a cell that hit the time limit, so it is loaded in either case.
     env["VAELIB_BOOK_CACHE"] = "1" if book_cache else "0"
     command = [str(python), "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "tests.nbval_cache",
-               f"--rootdir={REPO_ROOT}", "-c", str(REPO_ROOT / "pyproject.toml"),
+               # the copies' folder as rootdir: each cell's id names its notebook (pytest-xdist
+               # tells the cells of two notebooks apart by it)
+               f"--rootdir={work / 'chapters'}", "-c", str(REPO_ROOT / "pyproject.toml"),
                *pytest_args, *map(str, copies)]
     return subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode
 

@@ -160,8 +160,9 @@ def test_private_exercises_are_graded_and_their_judges_stay_out_of_the_sandbox(t
     for cell in nb.cells:  # a learner who forgot the 1/2, and who goes looking for the answers
         cell.source = cell.source.replace("0.5 * ", "")
     nb.cells.append(new_code_cell(
-        "import glob\nfound = [p for p in glob.glob('/**/judges.py', recursive=True)]\n"
-        f"assert not found and not glob.glob({str(EXAMPLE)!r} + '/*'), found"))
+        "import glob, os\nfound = glob.glob('/grade/**/judges.py', recursive=True)"
+        " + glob.glob('/tmp/**/judges.py', recursive=True)\n"
+        f"assert not found and not os.path.exists({str(EXAMPLE / 'judges.py')!r}), found"))
     nbformat.write(nb, folder / "wrong.ipynb")
     run = _grade(str(folder), "--chapter", str(chapter), "--private", str(EXAMPLE), "--jobs", "2")
     output = run.communicate(timeout=900)[0]
