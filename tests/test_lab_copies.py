@@ -188,3 +188,31 @@ def test_jupyterlab_starts_with_the_save_hook():
                                 "import lab; print(lab.keep_widget_state.__name__)")
     out = subprocess.run([command[0], "-c", script], capture_output=True, text=True, check=True, cwd="/")
     assert out.stdout.strip() == "keep_widget_state"
+
+
+def test_a_class_gets_the_student_versions_not_the_solutions(tmp_path):
+    """The hand-out as a student meets it: the instructor's `make student` output in student/,
+    then `python tools/lab.py --from student` fills my-chapters/ with stubs."""
+    import shutil
+    import sys
+
+    from coursegrader import write_student_versions
+
+    clone = tmp_path / "clone"
+    for name in ("chapters", "tools", "vaelib"):
+        shutil.copytree(ROOT / name, clone / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (clone / "book").mkdir()
+    shutil.copy2(ROOT / "book" / "references.bib", clone / "book" / "references.bib")
+    write_student_versions(clone / "chapters", clone / "student")
+    done = subprocess.run([sys.executable, "tools/lab.py", "--from", "student", "--prepare-only"],
+                          cwd=clone, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    mine = sorted((clone / "my-chapters").glob("*.ipynb"))
+    assert [p.name for p in mine] == sorted(p.name for p in (ROOT / "chapters").glob("*.ipynb"))
+    for copy in mine:
+        text = copy.read_text()
+        assert "BEGIN SOLUTION" not in text and "NotImplementedError" in text, copy.name
+        assert "Student version" in text
+    missing = subprocess.run([sys.executable, "tools/lab.py", "--from", "nowhere", "--prepare-only"],
+                             cwd=clone, capture_output=True, text=True, timeout=60)
+    assert missing.returncode != 0 and "ask your instructor" in missing.stderr
