@@ -63,7 +63,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check vaelib coursegrader tests bench chapters tools
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -q --ignore=tests/browser --ignore=tests/lab $(XDIST)
+	$(BIN)/python -m pytest tests -q --ignore=tests/browser --ignore=tests/lab $(XDIST) $(PYTEST_ARGS)
 
 # NOTEBOOK_WORKERS chapters run side by side (pytest-xdist, one chapter per worker, its cells in
 # order), each kernel with one compute thread: the chapters' small MLPs gain little from a second
@@ -72,7 +72,7 @@ NOTEBOOK_WORKERS ?= 2
 notebooks: $(STAMP)
 	VAELIB_DEVICE=cpu $(if $(filter 1,$(NOTEBOOK_WORKERS)),,OMP_NUM_THREADS=1 MKL_NUM_THREADS=1) \
 		$(BIN)/python -m tests.standalone chapters/*.ipynb -- \
-		--nbval-cell-timeout=900 -q -n $(NOTEBOOK_WORKERS) --dist loadfile
+		--nbval-cell-timeout=900 -q -n $(NOTEBOOK_WORKERS) --dist loadfile $(NBVAL_ARGS)
 
 # --all: nbval has just refreshed the cache, but Sphinx only re-reads a page whose source file
 # changed, so without it a change in vaelib would leave stale outputs in the pages.
@@ -84,7 +84,7 @@ book-from-cache: $(STAMP)
 # Debian's package on first use when they can): pages, figures, solutions, explorers, dark theme.
 # Screenshots of every page land in _build/screenshots.
 browser: $(STAMP)
-	$(BIN)/python -m pytest tests/browser -q
+	$(BIN)/python -m pytest tests/browser -q $(PYTEST_ARGS)
 
 # Assignments: the student version of every chapter (PRIVATE=folder appends an instructor's
 # private exercises), and grading a folder of submissions (coursegrader/, the instructor's package).
