@@ -14,15 +14,14 @@ import hashlib
 import json
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
-import coursegrader
-import vaelib
-
 from .chapter import load_chapter
-from .grade import GradeRow, Setting, file_digest, grade_submission
+from .grade import GradeRow, SandboxError, Setting, file_digest, grade_submission, preflight
 from .report import atomic_write, print_table, write_feedback, write_table
 from .sandbox import Limits, find_bwrap
 from .snapshot import build_snapshot
@@ -38,6 +37,18 @@ def cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def _package_dirs() -> list[Path]:
+    """The ``vaelib`` and ``coursegrader`` folders as this interpreter finds them from outside any
+    checkout (what the sandbox's Python will import), not the ones beside the current folder."""
+    done = subprocess.run([sys.executable, "-c", "import vaelib, coursegrader; "
+                           "print(vaelib.__file__); print(coursegrader.__file__)"],
+                          capture_output=True, text=True, cwd="/", timeout=120)
+    if done.returncode != 0:
+        raise ValueError("this Python cannot import vaelib and coursegrader outside the repository; "
+                         f"install both (pip install -e . -e ./coursegrader): {done.stderr[-300:]}")
+    return [Path(line).resolve().parent for line in done.stdout.split()]
 
 
 def _chapter_key(setting: Setting) -> str:
@@ -108,10 +119,12 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
     bench = context / "bench" / "results"
     out = (Path(out) if out else submissions).resolve()
     state = out / ".grading"
-    package_dirs = [Path(vaelib.__file__).resolve().parent, Path(coursegrader.__file__).resolve().parent]
+    package_dirs = _package_dirs()
     setting = Setting(chapter, limits, bwrap, package_dirs,
                       {bench: "/grade/bench/results"} if bench.is_dir() else {}, threads=threads)
-    if fast:
+    if paths:  # the sandbox must start before any grade is written
+        preflight(setting)
+    if fast and paths:
         setting.snapshot = build_snapshot(chapter.stem, chapter.body_cells(), state / "snapshots",
                                           limits=limits, bwrap=bwrap, package_dirs=package_dirs,
                                           extra_ro=setting.extra_ro, threads=max(threads, 1), log=log)
@@ -184,6 +197,11 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
                 f.cancel()
             log(f"interrupted: {done} of {len(todo)} graded and kept; run again with --resume "
                 "to grade the rest")
+            raise
+        except SandboxError:
+            setting.cancel.set()
+            for f in futures:
+                f.cancel()
             raise
     ordered = [rows[p.name] for p in paths if p.name in rows]
     print_table(ordered, labels)

@@ -217,7 +217,7 @@ def load_chapter(path: str | Path, private: str | Path | None = None) -> Chapter
     notebook = nbformat.read(path, as_version=4)
     private_checks, probes = {}, None
     if private is not None:
-        private = Path(private)
+        private = Path(private).resolve()  # bound into sandboxes, which start elsewhere
         if not private.is_dir():
             raise ValueError(f"{private} is not a folder of private exercises (see coursegrader.private).")
         extra = private_cells(private, path.stem)

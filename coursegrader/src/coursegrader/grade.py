@@ -40,7 +40,11 @@ from .chapter import Chapter, exercise_start, flags, is_check_cell
 from .sandbox import Limits, free_uid, release_uid, run_runner
 from .snapshot import Snapshot
 
-__all__ = ["GradeRow", "grade_submission", "remove_tree", "Setting"]
+__all__ = ["GradeRow", "grade_submission", "remove_tree", "Setting", "SandboxError"]
+
+
+class SandboxError(ValueError):
+    """The sandbox itself could not start: the grader's set-up is wrong, not the submission."""
 
 _MAX_NOTEBOOK_BYTES = 50 << 20
 _MAX_RESULTS_BYTES = 32 << 20
@@ -199,6 +203,51 @@ def remove_tree(path: Path) -> None:
         func(target)
 
     shutil.rmtree(path, onerror=unlock)
+
+
+def preflight(setting: Setting) -> None:
+    """Start the sandbox once with no code in it, before any submission: a sandbox or runner that
+    cannot start (a missing bind, a broken environment) is the grader's fault and must stop the
+    run, not be written down as every student's error.
+
+    Raises:
+        SandboxError: with the sandbox's own words.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="coursegrader-preflight-"))
+    sandbox = setting.bwrap is not None
+    uid = free_uid() if sandbox and os.getuid() == 0 else None
+    try:
+        work, out = tmp / "chapters", tmp / "out"
+        work.mkdir()
+        out.mkdir()
+        spec = tmp / "spec.json"
+        private = "/grade/private/probes.py" if sandbox else str(setting.chapter.private_probes or "")
+        spec.write_text(json.dumps({"cells": [], "probes": [], "cell_timeout": 60,
+                                    "out": "/grade/out" if sandbox else str(out), "uid": uid,
+                                    "sandbox": sandbox,
+                                    "private_probes": private if setting.chapter.private_probes else None}))
+        os.chmod(tmp, 0o711)
+        os.chmod(spec, 0o644)
+        if uid is not None:
+            for folder in (work, out):
+                os.chown(folder, uid, uid)
+        extra = dict(setting.extra_ro)
+        if setting.chapter.private_probes:
+            extra[setting.chapter.private_probes] = "/grade/private/probes.py"
+        run = run_runner(spec, work, out, tmp / "log.txt", Limits(**{**setting.limits.__dict__, "wall_s": 300}),
+                         uid=uid if uid is not None else -1, bwrap=setting.bwrap,
+                         package_dirs=setting.package_dirs, extra_ro=extra if sandbox else {},
+                         threads=1, cancel=setting.cancel)
+        try:
+            document = _read_results(out)
+        except (DataError, UnicodeDecodeError):
+            document = None
+        if run.returncode != 0 or document is None or document["cells"]:
+            raise SandboxError("the sandbox could not start the grader's runner, so no submission "
+                               f"was graded: {run.log_tail[-600:] or f'exit status {run.returncode}'}")
+    finally:
+        remove_tree(tmp)
+        release_uid(uid)
 
 
 def grade_submission(path: Path, setting: Setting) -> GradeRow:

@@ -177,6 +177,7 @@ def main(spec_path: str) -> int:
     checks = registry()
     shell = Shell.instance(colors="NoColor")
     cells_report = []
+    _write(out, {"cells": [], "probes": {}})  # the runner started (the grader's preflight reads this)
     restored_failed = []
     if spec.get("restore"):
         restored_failed = _restore_namespace(shell.user_ns, Path(spec["restore"]))

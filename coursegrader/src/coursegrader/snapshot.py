@@ -28,7 +28,7 @@ from .sandbox import Limits, free_uid, release_uid, run_runner
 __all__ = ["Snapshot", "build_snapshot", "SnapshotError"]
 
 
-class SnapshotError(RuntimeError):
+class SnapshotError(ValueError):
     """The reference chapter could not be run up to its exercises."""
 
 

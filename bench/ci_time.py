@@ -1,0 +1,89 @@
+"""Where the time of `make test` goes: wall time per step, per chapter, and the slowest tests.
+
+    python bench/ci_time.py            # in this checkout (its .venv is reused if present)
+    python bench/ci_time.py --clone    # in a fresh clone of HEAD, venv included: what CI pays
+
+Runs the steps of `make test` one after another (`venv`, `lint`, `unit`, `notebooks`,
+`book-from-cache`, `browser`; the same as `make test` does in one go), each timed, with pytest's
+`--durations` so the slowest tests and notebook cells are listed. The chapters' own times come
+from the execution cache (the seconds nbval spent in each notebook's cells). Prints a Markdown
+table and writes `bench/results/ci_time.json`. Any failing step stops the run with its exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STEPS = ("venv", "lint", "unit", "notebooks", "book-from-cache", "browser")
+_DURATION = re.compile(r"^\s*(\d+\.\d+)s (call|setup|teardown)\s+(\S+)", re.M)
+
+
+def run_step(step: str, repo: Path, log: Path) -> tuple[float, str]:
+    extra = {"unit": ["PYTEST_ARGS=--durations=10"], "browser": ["PYTEST_ARGS=--durations=5"],
+             "notebooks": ["NBVAL_ARGS=--durations=15"]}.get(step, [])
+    start = time.monotonic()
+    done = subprocess.run(["make", step, *extra], cwd=repo, capture_output=True, text=True)
+    seconds = time.monotonic() - start
+    log.write_text(done.stdout + done.stderr)
+    if done.returncode != 0:
+        print((done.stdout + done.stderr)[-3000:], file=sys.stderr)
+        raise SystemExit(f"make {step} failed (exit {done.returncode}); its log: {log}")
+    return seconds, done.stdout
+
+
+def chapter_seconds(repo: Path) -> dict[str, float]:
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(repo / "_build" / ".jupyter_cache"))
+    return {Path(r.uri).stem: round(r.data.get("execution_seconds", 0.0), 1)
+            for r in cache.list_cache_records() if "chapters" in r.uri}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clone", action="store_true", help="measure a fresh clone of HEAD")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ci_time.json")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="ci-time-") as tmp:
+        repo = ROOT
+        if args.clone:
+            repo = Path(tmp) / "clone"
+            subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
+        logs = Path(tmp) / "logs"
+        logs.mkdir()
+        steps, slowest, total = {}, [], 0.0
+        for step in STEPS:
+            seconds, out = run_step(step, repo, logs / f"{step}.log")
+            steps[step] = round(seconds, 1)
+            total += seconds
+            slowest += [(float(s), step, name) for s, kind, name in _DURATION.findall(out) if kind == "call"]
+            print(f"{step}: {seconds:.0f} s", flush=True)
+        chapters = chapter_seconds(repo)
+    slowest.sort(reverse=True)
+    result = {"clone": args.clone, "cpus": os.cpu_count(), "total_seconds": round(total, 1),
+              "steps": steps, "chapters": chapters,
+              "slowest": [{"seconds": s, "step": step, "test": name} for s, step, name in slowest[:15]]}
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print("\n| step | seconds |\n|---|---|")
+    for step, seconds in steps.items():
+        print(f"| {step} | {seconds:.0f} |")
+    print(f"| **total** | **{total:.0f}** ({total / 60:.1f} min) |\n\n| chapter | seconds in its cells |\n|---|---|")
+    for name, seconds in sorted(chapters.items()):
+        print(f"| {name} | {seconds:.0f} |")
+    print("\n| slowest | seconds |\n|---|---|")
+    for s, step, name in slowest[:15]:
+        print(f"| {step}: `{name}` | {s:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
