@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -84,7 +85,7 @@ def build_snapshot(stem: str, cells: list[str], cache: Path, *, limits: Limits, 
         f"({len(cells)} cells; reused by later runs)")
     tmp = Path(tempfile.mkdtemp(prefix="coursegrader-snapshot-"))
     sandbox = bwrap is not None
-    uid = free_uid() if sandbox and __import__("os").getuid() == 0 else None
+    uid = free_uid() if sandbox and os.getuid() == 0 else None
     try:
         work, out = tmp / "chapters", tmp / "out"
         work.mkdir()
@@ -113,7 +114,9 @@ def build_snapshot(stem: str, cells: list[str], cache: Path, *, limits: Limits, 
         peak = float(results.get("peak_mb", 0.0))
         (staging / "info.json").write_text(json.dumps(
             {"seconds": run.seconds, "peak_mb": peak, "skipped": skipped}))
-        for item in [staging, *staging.rglob("*")]:  # every submission's own user reads it
+        for item in [staging, *staging.rglob("*")]:  # the grader's, readable by every submission's user
+            if uid is not None:
+                os.lchown(item, os.getuid(), os.getgid())
             item.chmod(0o755 if item.is_dir() else 0o644)
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
@@ -128,8 +131,6 @@ def build_snapshot(stem: str, cells: list[str], cache: Path, *, limits: Limits, 
 
 def _open_to(tmp: Path, spec: Path, work: Path, out: Path, uid: int | None) -> None:
     """Let the sandbox's user reach its folders (it is not the grader's user when root)."""
-    import os
-
     os.chmod(tmp, 0o711)
     os.chmod(spec, 0o644)
     if uid is not None:
