@@ -35,7 +35,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # What the wheel is built from; everything else in the repository is not part of the package.
-PACKAGE_FILES = ("pyproject.toml", "README.md", "vaelib")
+PACKAGE_FILES = ("pyproject.toml", "README.md", "LICENSE", "vaelib")
 # tests/nbval_cache.py reads this to store each copy's outputs under the chapter's own path.
 SOURCES_ENV = "VAELIB_NOTEBOOK_SOURCES"
 
@@ -59,8 +59,13 @@ def build_wheel(out_dir: Path) -> Path:
                 shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
             else:
                 shutil.copy2(path, src / name)
-        _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
-              str(out_dir), str(src)], "building the vaelib wheel")
+        log = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir",
+                    str(out_dir), str(src)], "building the vaelib wheel")
+    # A packaging deprecation today is a build that stops working on a later setuptools.
+    deprecated = [line.strip() for line in log.splitlines() if "Deprecat" in line or "deprecated" in line]
+    if deprecated:
+        raise RuntimeError("building the vaelib wheel warns of deprecated packaging, which a later "
+                           "setuptools will refuse: " + " | ".join(deprecated[:5]))
     wheels = sorted(out_dir.glob("vaelib-*.whl"), key=lambda p: p.stat().st_mtime)
     if not wheels:
         raise RuntimeError(f"pip wheel reported success but wrote no vaelib wheel into {out_dir}")
@@ -137,10 +142,12 @@ def _ask(python: Path, code: str, cwd: Path | None = None) -> str:
     return done.stdout.strip()
 
 
-def _run(command: list[str], what: str) -> None:
+def _run(command: list[str], what: str) -> str:
+    """Run ``command``; its stdout and stderr, or a RuntimeError with both."""
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{what} failed ({' '.join(command)}):\n{done.stdout}\n{done.stderr}")
+    return done.stdout + done.stderr
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -179,7 +179,7 @@ def test_the_learners_wheel_holds_no_grading_code(tmp_path):
     """`pip wheel .` of a checkout (coursegrader/ beside vaelib/) ships vaelib alone."""
     src = tmp_path / "src"
     src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(ROOT / name, src / name)
     for name in ("vaelib", "coursegrader"):
         shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
