@@ -5,7 +5,9 @@
 
 For each chapter: a folder of solved copies (the reference solutions pasted into the student
 version, what a class of perfect learners hands in) and one student version (stubs only) is
-graded in the sandbox with ``--jobs`` submissions side by side, one compute thread each. The
+graded in the sandbox with ``--jobs`` submissions side by side, one compute thread each; each
+submission's CPU time is recorded beside its wall time (on a busy machine the wall time grows, the
+CPU time of a one-thread run stays what an idle core would take). The
 solved copies must get full marks and the stubs none (else the run fails: a fast grade that is
 wrong is worth nothing). The results go to ``bench/results/grading_time.json``, which the
 instructor guide's table reads.
@@ -39,7 +41,7 @@ def measure(chapter: Path, copies: int, jobs: int, work: Path, full: bool) -> di
     write_solved_copies(chapter, folder, copies)
     nbformat.write(make_student_version(nbformat.read(chapter, as_version=4)).notebook,
                    folder / "zz_stubs.ipynb")
-    start = time.monotonic()
+    load_before, start = os.getloadavg()[0], time.monotonic()
     rows = grade_folder(folder, chapter, jobs=jobs, threads=1, fast=not full, cell_timeout=900,
                         total_timeout=3600)
     wall = time.monotonic() - start
@@ -51,14 +53,19 @@ def measure(chapter: Path, copies: int, jobs: int, work: Path, full: bool) -> di
         raise SystemExit(f"{chapter.stem}: solved copies graded below full marks ({wrong}) or the "
                          f"stubs passed {stubs.passed}: the grading is wrong, not slow")
     info_files = list((folder / ".grading" / "snapshots").glob("*/info.json"))
-    reference = json.loads(info_files[0].read_text()) if info_files else {"seconds": 0.0, "peak_mb": 0.0}
-    seconds = [r.seconds for r in solved]
+    reference = json.loads(info_files[0].read_text()) if info_files else {}
+    seconds, cpu = [r.seconds for r in solved], [r.cpu_seconds for r in solved]
     return {
         "chapter": chapter.stem, "path": "full" if full else "fast", "copies": copies, "jobs": jobs,
-        "exercises": total, "seconds_mean": statistics.fmean(seconds),
-        "seconds_max": max(seconds), "peak_mb_max": max(r.peak_mb for r in solved),
-        "reference_seconds": reference["seconds"], "reference_peak_mb": reference["peak_mb"],
+        "exercises": total, "seconds_mean": statistics.fmean(seconds), "seconds_max": max(seconds),
+        "cpu_seconds_mean": statistics.fmean(cpu), "cpu_seconds_max": max(cpu),
+        "peak_mb_max": max(r.peak_mb for r in solved),
+        "reference_seconds": reference.get("seconds", 0.0),
+        "reference_cpu_seconds": reference.get("cpu_seconds", 0.0),
+        "reference_peak_mb": reference.get("peak_mb", 0.0),
         "wall_seconds": wall, "submissions": len(rows),
+        # the machine's load while it ran: wall times above 1 per core were shared with other work
+        "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
 
 

@@ -66,6 +66,8 @@ class GradeRow:
         mode: ``sandbox`` or ``TRUSTED (no sandbox)``.
         path: ``fast`` (exercise cells on the reference run's state) or ``full`` (every cell).
         seconds: wall time of the submission's run.
+        cpu_seconds: the CPU time its process reported (with one compute thread, about the wall
+            time on an idle core; a measurement for planning, never part of a verdict).
         peak_mb: the peak resident memory of the process that ran it, MiB, as that process
             reported it (a measurement for planning, never part of a verdict).
         sha256: the submitted file's digest (a resumed run regrades a file that changed).
@@ -81,6 +83,7 @@ class GradeRow:
     mode: str = "sandbox"
     path: str = "full"
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     peak_mb: float = 0.0
     sha256: str = ""
 
@@ -194,6 +197,12 @@ def _judge(row: GradeRow, probes: dict, specs: list[dict], chapter: Chapter) -> 
         kind = outcome.get("outcome") if isinstance(outcome, dict) else None
         row.results[label] = "pass" if result.passed else "error" if kind == "raised" else "fail"
         row.messages[label] = result.message[:300]
+
+
+def _measured(document: dict, key: str) -> float:
+    """A measurement the runner reported; anything but a plausible number reads as 0."""
+    value = document.get(key)
+    return float(value) if isinstance(value, (int, float)) and 0 <= value < 1e7 else 0.0
 
 
 def remove_tree(path: Path) -> None:
@@ -333,8 +342,7 @@ def _run_and_judge(row: GradeRow, path: Path, cells: list[str], setting: Setting
         row.limit = run.ended_by
         row.detail += left
         return
-    peak = document.get("peak_mb")
-    row.peak_mb = float(peak) if isinstance(peak, (int, float)) and 0 <= peak < 1e7 else 0.0
+    row.peak_mb, row.cpu_seconds = _measured(document, "peak_mb"), _measured(document, "cpu_s")
     _status_from_cells(document["cells"], row)
     _judge(row, document["probes"], specs, chapter)
     if run.ended_by:

@@ -38,14 +38,14 @@ def write_table(rows: list[GradeRow], labels: list[str], path: Path) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["submission", "status", "passed", "total", *labels, "feedback", "limit", "flags",
-                     "detail", "mode", "path", "seconds", "peak_mb", "feedback_file"])
+                     "detail", "mode", "path", "seconds", "cpu_seconds", "peak_mb", "feedback_file"])
     for r in rows:
         hints = "; ".join(f"{label}: {r.messages.get(label, '')}" for label in labels
                           if r.results.get(label) != "pass")
         writer.writerow([r.submission, r.status, r.passed, len(labels),
                          *(r.results.get(label, "not run") for label in labels), hints, r.limit,
                          "; ".join(r.flags), r.detail, r.mode, r.path, f"{r.seconds:.1f}",
-                         f"{r.peak_mb:.0f}", f"feedback/{feedback_name(r.submission)}"])
+                         f"{r.cpu_seconds:.1f}", f"{r.peak_mb:.0f}", f"feedback/{feedback_name(r.submission)}"])
     atomic_write(path, buffer.getvalue())
 
 

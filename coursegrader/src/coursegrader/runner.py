@@ -97,8 +97,17 @@ def _peak_mb() -> float:
     return 0.0
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of the children it waited for: what the run cost, whatever
+    else the machine was doing at the time (one thread: about its wall time on an idle core)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return round(own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime, 2)
+
+
 def _write(path: Path, document: dict) -> None:
-    document = {**document, "peak_mb": _peak_mb()}
+    document = {**document, "peak_mb": _peak_mb(), "cpu_s": _cpu_seconds()}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(document, allow_nan=True))
     os.replace(tmp, path)

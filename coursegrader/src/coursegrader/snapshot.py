@@ -111,16 +111,16 @@ def build_snapshot(stem: str, cells: list[str], cache: Path, *, limits: Limits, 
         shutil.move(out / "state.pkl", staging / "state.pkl")
         shutil.copytree(work, staging / "files", symlinks=False)
         skipped = results.get("skipped", {})
-        peak = float(results.get("peak_mb", 0.0))
+        peak, cpu = float(results.get("peak_mb", 0.0)), float(results.get("cpu_s", 0.0))
         (staging / "info.json").write_text(json.dumps(
-            {"seconds": run.seconds, "peak_mb": peak, "skipped": skipped}))
+            {"seconds": run.seconds, "cpu_seconds": cpu, "peak_mb": peak, "skipped": skipped}))
         for item in [staging, *staging.rglob("*")]:  # the grader's, readable by every submission's user
             if uid is not None:
                 os.lchown(item, os.getuid(), os.getgid())
             item.chmod(0o755 if item.is_dir() else 0o644)
         shutil.rmtree(folder, ignore_errors=True)
         staging.rename(folder)
-        log(f"reference run of {stem}: {run.seconds:.0f} s, peak {peak:.0f} MiB")
+        log(f"reference run of {stem}: {run.seconds:.0f} s ({cpu:.0f} s of CPU), peak {peak:.0f} MiB")
         return Snapshot(folder, run.seconds, peak, skipped)
     finally:
         from .grade import remove_tree
