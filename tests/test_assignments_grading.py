@@ -97,3 +97,16 @@ def test_solved_copies_are_the_chapter_with_its_solutions(tmp_path):
     assert [p.name for p in written] == ["learner_01.ipynb", "learner_02.ipynb"]
     code = [c.source for c in nbformat.read(written[1], as_version=4).cells if c.cell_type == "code"]
     assert code == [c.source for c in nbformat.read(chapter, as_version=4).cells if c.cell_type == "code"]
+
+
+def test_the_plan_says_how_each_exercise_is_graded():
+    from coursegrader import load_chapter
+
+    plan = {p.label: p for p in load_chapter(ROOT / "chapters" / "04_vae.ipynb").plan()}
+    assert plan["ex-vae-bounds"].kind == "letter answer"
+    assert plan["ex-vae-loss"].kind == "your function on fresh inputs" and plan["ex-vae-loss"].uses == []
+    assert plan["ex-vae-importance"].kind == "your code on the chapter's run"
+    assert plan["ex-vae-importance"].uses == ["vae", "x_test"]  # not its own names (K, subset)
+    for chapter in CHAPTERS:
+        kinds = [p.kind for p in load_chapter(chapter).plan()]
+        assert "letter answer" in kinds and len(kinds) >= 3, chapter.stem

@@ -166,15 +166,16 @@ class Chapter:
         plans = []
         for spec in self.specs:
             check = self.check_for(spec)
-            uses = sorted(n for n in _loaded("\n".join(sections.get(spec["label"], []))) if n in from_run)
+            code = "\n".join(sections.get(spec["label"], []))
+            uses = sorted((_loaded(code) - _bound(code)) & from_run)
             if isinstance(check, MultipleChoice):
                 kind = "letter answer"
             elif check.seeded:
-                kind = "function, fresh inputs"
+                kind = "your function on fresh inputs"
             elif uses:
-                kind = "experiment on the chapter's run"
+                kind = "your code on the chapter's run"
             else:
-                kind = "answer on the book's inputs"
+                kind = "your answer on the book's inputs"
             plans.append(ExercisePlan(spec["label"], kind, uses))
         return plans
 
@@ -203,6 +204,20 @@ def _loaded(source: str) -> set[str]:
         return set()
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
             and not hasattr(builtins, n.id)}
+
+
+def _bound(source: str) -> set[str]:
+    """Every name the code binds anywhere: assignments, loop and comprehension variables,
+    function parameters, definitions (an exercise's own names, not the chapter's)."""
+    try:
+        tree = ast.parse(_without_magics(source))
+    except SyntaxError:
+        return set()
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    names |= {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments)
+              for a in [*n.posonlyargs, *n.args, *n.kwonlyargs, n.vararg, n.kwarg] if a is not None}
+    names |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    return names
 
 
 def _without_magics(source: str) -> str:
