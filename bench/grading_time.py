@@ -36,7 +36,10 @@ RESULTS = ROOT / "bench" / "results" / "grading_time.json"
 def measure(chapter: Path, copies: int, jobs: int, work: Path, full: bool) -> dict:
     folder = work / chapter.stem
     for old in [*folder.glob("*.ipynb"), folder / "feedback", folder / ".grading" / "rows"]:
-        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+        if old.is_dir():
+            shutil.rmtree(old)
+        elif old.exists():
+            old.unlink()
     # .grading/snapshots stays: the reference run is paid once per chapter (as in a real class)
     write_solved_copies(chapter, folder, copies)
     nbformat.write(make_student_version(nbformat.read(chapter, as_version=4)).notebook,
