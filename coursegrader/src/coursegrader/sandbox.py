@@ -110,33 +110,57 @@ def _uids_in_use() -> set[int]:
     return used
 
 
-_reserved_uids: set[int] = set()
+_held_uids: dict[int, int] = {}  # uid -> the descriptor of its lock file, while a sandbox holds it
 _uid_lock = threading.Lock()
+
+
+def _uid_locks() -> Path:
+    """The folder of the uids' lock files, shared by every grader on this machine."""
+    import tempfile
+
+    folder = Path(tempfile.gettempdir()) / "coursegrader-uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if folder.stat().st_uid != os.geteuid():
+        raise RuntimeError(f"{folder} belongs to another user; remove it, or set TMPDIR elsewhere")
+    return folder
 
 
 def free_uid(start: int = 64100, stop: int = 65000) -> int:
     """An unprivileged uid that no running process uses, no local account names and no other
-    sandbox of this grader holds (sandboxes run side by side with ``--jobs``); give it back with
-    :func:`release_uid`."""
+    sandbox holds, of this grader or of another one running beside it (two classes graded at
+    once): each uid in use is held by an exclusive lock on a file, which the kernel releases
+    when the grader ends, however it ends. Give it back with :func:`release_uid`."""
+    import fcntl
     import pwd
 
+    locks = _uid_locks()
     with _uid_lock:
-        used = _uids_in_use() | _reserved_uids
+        used = _uids_in_use() | set(_held_uids)
         for uid in range(start + os.getpid() % 400, stop):
             if uid in used:
                 continue
             try:
                 pwd.getpwuid(uid)
+                continue
             except KeyError:
-                _reserved_uids.add(uid)
-                return uid
+                pass
+            fd = os.open(locks / str(uid), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # another grader's sandbox has it
+                os.close(fd)
+                continue
+            _held_uids[uid] = fd
+            return uid
     raise RuntimeError(f"no free uid for the sandbox between {start} and {stop}")
 
 
 def release_uid(uid: int | None) -> None:
     """Give back a uid from :func:`free_uid` once its sandbox's processes are gone."""
     with _uid_lock:
-        _reserved_uids.discard(uid)
+        fd = _held_uids.pop(uid, None)
+    if fd is not None:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _count_uid(uid: int) -> int:
