@@ -183,7 +183,7 @@ def _status_from_cells(cells: list, row: GradeRow) -> None:
     elif other_errors:
         row.status, row.detail = "errors", "; ".join(other_errors[:3])
     elif stub_errors:
-        row.status, row.detail = "stubs left", f"{stub_errors} exercise(s) not written"
+        row.status, row.detail = "stubs left", f"{stub_errors} cell(s) stopped at a stub (raise NotImplementedError)"
 
 
 def _judge(row: GradeRow, probes: dict, specs: list[dict], chapter: Chapter) -> None:
