@@ -145,6 +145,18 @@ def _code(cell) -> str:
                      for line in "".join(cell["source"]).splitlines())
 
 
+def _own_returns(function: ast.FunctionDef) -> list[ast.Return]:
+    """The return statements of a function, not of the functions nested in it."""
+    found, todo = [], list(function.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Return):
+            found.append(node)
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            todo.extend(ast.iter_child_nodes(node))
+    return found
+
+
 def _figure_makers(cells) -> set[str]:
     """Functions a chapter defines that return a figure (they draw with plots)."""
     makers = set()
@@ -152,14 +164,20 @@ def _figure_makers(cells) -> set[str]:
         for node in ast.walk(ast.parse(_code(cell))):
             if isinstance(node, ast.FunctionDef) and re.search(
                     r"plots\.(figure|" + "|".join(sorted(_DRAWING)) + r")\(", ast.unparse(node)):
-                if any(isinstance(n, ast.Return) and n.value is not None for n in ast.walk(node)):
-                    makers.add(node.name)
+                if any(r.value is not None and not _is_described(r.value) for r in _own_returns(node)):
+                    makers.add(node.name)  # returns a bare figure, which its caller then shows
     return makers
+
+
+def _is_described(expr: ast.expr) -> bool:
+    return isinstance(expr, ast.Call) and ast.unparse(expr.func) == "plots.described"
 
 
 def _shows_a_bare_figure(expr: ast.expr, figure_names: set[str], makers: set[str]) -> bool:
     if isinstance(expr, ast.Name):
         return expr.id in figure_names
+    if isinstance(expr, ast.Subscript):  # figs[2], from figs[d] = plots.same_style_grid(...)
+        return isinstance(expr.value, ast.Name) and expr.value.id in figure_names
     if isinstance(expr, ast.Call):
         f = expr.func
         if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "plots":
@@ -185,7 +203,11 @@ def _figure_variables(tree: ast.AST) -> set[str]:
         elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
             if re.match(r"plots\.\w+\(", ast.unparse(node.value)) and \
                     ast.unparse(node.value.func).split(".")[-1] in _DRAWING:
-                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+                for target in node.targets:
+                    if isinstance(target, ast.Subscript):
+                        target = target.value
+                    if isinstance(target, ast.Name):
+                        names.add(target.id)
     return names
 
 
@@ -224,6 +246,10 @@ def test_the_scan_finds_bare_figures_and_accepts_described_ones():
         assert undescribed_figures([cell(source)]), source
     maker = cell("def bars(r):\n    with plots.figure(4, 3) as (fig, ax):\n        ax.bar(r, r)\n    return fig")
     assert undescribed_figures([maker, cell("bars([1, 2])")])
+    assert undescribed_figures([cell("figs = {}\nfor d in (2, 8):\n    figs[d] = plots.image_grid(x[d])\nfigs[2]")])
+    maker = cell("def bars(r):\n    with plots.figure(4, 3) as (fig, ax):\n        ax.bar(r, r)\n"
+                 "    return plots.described(fig, f'Bars of heights {r}, rising.')")
+    assert not undescribed_figures([maker, cell("bars([1, 2])")])
     described = [
         "with plots.figure(4, 3) as (fig, ax):\n    ax.plot([1, 2])\nplots.described(fig, f'A line from 1 to 2.')",
         "plots.described(plots.image_grid(x), f'{len(x)} digits, one per class.')",
@@ -241,3 +267,12 @@ def test_every_chapter_shows_its_figures_through_plots_described():
         found += [f"{path.name} {where}" for where in undescribed_figures(cells)]
     assert not found, ("show each figure as plots.described(fig, f\"what it shows, what to see, its "
                        "numbers\"):\n" + "\n".join(found))
+
+
+def test_lines_and_reference_lines_stand_out_from_the_face():
+    """WCAG 2.1 asks 3:1 for the parts of a graphic a reader needs: the first four line colours
+    (most figures draw at most four) and the grey of reference lines reach it."""
+    face = plots.STYLE["axes.facecolor"]
+    for colour in plots.LINE_COLOURS[:4]:
+        assert plots.contrast_ratio(colour, face) >= 3.0, colour
+    assert plots.contrast_ratio(plots.REFERENCE_GREY, face) >= 4.5

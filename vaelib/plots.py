@@ -32,6 +32,7 @@ from matplotlib.patches import Circle
 __all__ = [
     "DIGIT_COLOURS",
     "LINE_COLOURS",
+    "REFERENCE_GREY",
     "STYLE",
     "DescribedFigure",
     "contrast_ratio",
@@ -54,6 +55,10 @@ __all__ = [
 DIGIT_COLOURS = ["#332288", "#88CCEE", "#44AA99", "#117733", "#999933",
                  "#DDCC77", "#CC6677", "#882255", "#AA4499", "#777777"]
 LINE_COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]  # Okabe-Ito
+# A reference line (chance, a threshold) in grey that still stands out from the white face at
+# 4.5:1; the first four line colours reach WCAG's 3:1 for graphics, the last two (orange, sky blue)
+# do not and are best kept for a fifth and sixth line.
+REFERENCE_GREY = "#767676"
 
 # The course style: matplotlib reads these when an axes, a text or an image is created, so
 # everything of a figure must be drawn while they apply (inside ``with figure(...)``).
@@ -491,7 +496,7 @@ def roc_curves(curves: dict, *, title: str = "",
             is added to the legend.
     """
     with figure(4.8, 4.4) as (fig, ax):
-        ax.plot([0, 1], [0, 1], color="#999999", lw=1, ls=":", label="chance (AUROC 0.5)")
+        ax.plot([0, 1], [0, 1], color=REFERENCE_GREY, lw=1, ls=":", label="chance (AUROC 0.5)")
         styles = ["-", "--", "-.", ":"]
         for i, (name, curve) in enumerate(curves.items()):
             fpr, tpr = curve[0], curve[1]
