@@ -41,6 +41,26 @@ def test_described_figure_is_the_figures_png_with_the_alt_in_the_metadata():
     assert shown.figure is fig
 
 
+def test_the_html_representation_is_the_same_image_with_the_alt():
+    """The book (myst-nb) and JupyterLab render text/html before image/png and read no alt from
+    an output's metadata: the <img> of the HTML representation is what carries the description."""
+    from html.parser import HTMLParser
+
+    shown = plots.described(_line_figure(), 'A line "up" & down: from 3 to 1, then to 2.')
+    data, _ = shown._repr_mimebundle_()
+    images = []
+
+    class Images(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            images.append((tag, dict(attrs)))
+
+    Images().feed(data["text/html"])
+    assert [tag for tag, _ in images] == ["img"]
+    attrs = images[0][1]
+    assert attrs["alt"] == shown.alt  # escaped in the HTML, whole once parsed
+    assert attrs["src"] == "data:image/png;base64," + data["image/png"]
+
+
 def test_ipython_displays_the_alt_with_the_image():
     from IPython.core.formatters import DisplayFormatter
 

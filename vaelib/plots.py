@@ -17,6 +17,7 @@ with the numbers of the run::
 from __future__ import annotations
 
 import base64
+import html
 import io
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -158,11 +159,16 @@ def _figure_png(fig: Figure) -> bytes:
 class DescribedFigure:
     """A figure and its text alternative; displayed in a notebook, the figure with that alt text.
 
-    Built by :func:`described`. The notebook output is the figure's PNG with the description in
-    the output's metadata (``{"image/png": {"alt": ...}}``), where the book's builder (myst-nb)
-    takes it for the ``<img alt>`` of the page; a frontend that shows only text gets the
-    description. (JupyterLab's own image renderer does not read the ``alt`` of an output yet: in
-    JupyterLab the description is in the saved notebook, not on the image.)
+    Built by :func:`described`. The notebook output carries the figure three ways:
+
+    - ``text/html``: an ``<img>`` of the PNG with the description as its ``alt``. The book's
+      builder (myst-nb) and JupyterLab both prefer HTML to a PNG, and neither reads an ``alt``
+      from an output's metadata (myst-nb 1.4 takes only ``width`` and ``height`` from it, and
+      JupyterLab's image renderer none), so this is what puts the description on the image in
+      the book and in JupyterLab.
+    - ``image/png`` with ``{"image/png": {"alt": ...}}`` in the output's metadata, for the tools
+      that read it (nbconvert's HTML export) and those that take no HTML (LaTeX, PDF).
+    - ``text/plain``: the description, for a frontend that shows only text.
 
     Attributes:
         figure: the matplotlib figure.
@@ -180,7 +186,9 @@ class DescribedFigure:
         return _figure_png(self.figure)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        data = {"image/png": base64.b64encode(self.png()).decode("ascii"), "text/plain": self.alt}
+        png = base64.b64encode(self.png()).decode("ascii")
+        img = f'<img src="data:image/png;base64,{png}" alt="{html.escape(self.alt, quote=True)}">'
+        data = {"text/html": img, "image/png": png, "text/plain": self.alt}
         return data, {"image/png": {"alt": self.alt}}
 
     def __repr__(self) -> str:
