@@ -4,8 +4,8 @@ A screen reader reads an image's alt text in its place. Before the figures were 
 book's images had their file path as alt text (myst-nb's default), which a reader hears as a string
 of letters and digits. This opens every chapter page of the built book and checks each <img>: an
 alt attribute that is not empty, not a file name or path, and not only generic words ("figure",
-"plot", "image"); an image in the page's main content (a figure a chapter draws, an explorer's
-figure) must also be a real description, of at least four words.
+"plot", "image"); an image of the chapter's content (a cell's output, a figure, an explorer's
+figure) must also be a real description, of at least four words (a logo's "Binder logo" is fine).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ IMAGES_SCRIPT = """
   src: (img.getAttribute("src") || "").slice(0, 80),
   alt: img.getAttribute("alt"),
   decorative: img.getAttribute("role") === "presentation" || img.getAttribute("aria-hidden") === "true",
-  content: Boolean(img.closest("main, article, .bd-article")),
+  content: Boolean(img.closest(".cell_output, .output, figure")),
   output: Boolean(img.closest(".cell_output, .output")),
 }))
 """
