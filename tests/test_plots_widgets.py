@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from vaelib import plots
 from vaelib.models import VAE
 from vaelib.train import History
-from vaelib.widgets import LatentExplorer, PlaneExplorer, image_png
+from vaelib.widgets import ConditionalExplorer, LatentExplorer, PlaneExplorer, image_png
 
 
 def _opaque_white(fig: Figure) -> bool:
@@ -114,3 +114,20 @@ def test_plane_explorer_bad_dims():
     _, decode = _decoder(3)
     with pytest.raises(ValueError, match="two different dimensions"):
         PlaneExplorer(decode, 3, dims=(1, 1))
+
+
+def test_explorers_display_their_figure_with_an_alt_text():
+    from unittest import mock
+
+    _, decode = _decoder(3)
+    explorers = [LatentExplorer(decode, 3, dims=[0, 2]), PlaneExplorer(decode, 3, dims=(0, 2), grid=5),
+                 ConditionalExplorer(lambda z, y: torch.rand(len(z), 1, 8, 8), 2, num_classes=4,
+                                     static_styles=torch.zeros(3, 2))]
+    for explorer, words in zip(explorers, (["2 rows", "z1, z3"], ["z1 and z3", "5 by 5"],
+                                           ["3 rows and 4 columns", "0 to 3"]), strict=True):
+        assert all(w in explorer.alt for w in words), explorer.alt
+        with mock.patch("IPython.display.display") as display:
+            explorer._ipython_display_()
+        (bundle,), kwargs = display.call_args
+        assert bundle["image/png"] == explorer.static_png and kwargs["raw"]
+        assert kwargs["metadata"] == {"image/png": {"alt": explorer.alt}}

@@ -47,3 +47,15 @@ def test_train_new_model_seeds_then_builds_then_fits():
     assert not model.training and history.train["loss"] == hand_history.train["loss"]
     for pa, pb in zip(model.parameters(), by_hand.parameters(), strict=True):
         assert torch.equal(pa, pb)
+
+
+def test_a_printed_recipe_fits_the_book_column():
+    from vaelib.recipes import COURSE_RECIPE, SPRITES_RECIPE
+
+    for recipe in (COURSE_RECIPE, SPRITES_RECIPE):
+        text = str(recipe)
+        assert all(len(line) <= 88 for line in text.splitlines()), text
+        assert text.startswith(f"Recipe {recipe.name!r}:")
+        for name, value in recipe.describe().items():
+            if name != "name":
+                assert f"{name}={value!r}" in text  # each field whole, on one line

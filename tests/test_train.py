@@ -8,7 +8,7 @@ from vaelib.losses import elbo
 from vaelib.models import VAE
 from vaelib.runtime import seed_everything
 from vaelib.schedules import cosine_lr
-from vaelib.train import NonFiniteLossError, fit
+from vaelib.train import History, NonFiniteLossError, fit
 
 
 def _data(n=200):
@@ -156,3 +156,33 @@ def test_time_limit_ends_training_early_and_says_so():
     for bad in (0, -1.0, "10"):
         with pytest.raises(ValueError, match="time_limit"):
             fit(_model(), _elbo_loss, _data(), steps=5, time_limit=bad, progress=False)
+
+
+def test_summary_fits_the_book_column():
+    """The closing summary wraps at SUMMARY_WIDTH (the book's column) and keeps each term whole."""
+    from vaelib.train import SUMMARY_WIDTH, _summary
+
+    history = History()
+    names = ["loss", "reconstruction", "kl", "kl_weighted", "free_bits_kl", "test_reconstruction", "beta"]
+    for step in range(1, 201):
+        history.record(step, {name: -12345.678 + step + i for i, name in enumerate(names)})
+    history.seconds, history.time_limited = 123.4, True
+    text = _summary("β-VAE on sprites, β = 16, seed 2, latent size 10, with a KL warm-up", history)
+    lines = text.splitlines()
+    assert len(lines) >= 3 and all(len(line) <= SUMMARY_WIDTH for line in lines), text
+    assert SUMMARY_WIDTH <= 90
+    assert "200 steps in 123.4 s (time limit reached)" in " ".join(text.split())
+    for i, name in enumerate(names):  # a term and its value on one line
+        mean = sum(-12345.678 + s + i for s in range(101, 201)) / 100
+        assert any(f"{name} {mean:.2f}" in line for line in lines), name
+    short = _summary("tiny", history)
+    assert short.splitlines()[0].startswith("tiny: 200 steps")
+
+
+def test_summary_is_printed_within_the_column(capsys):
+    from vaelib.train import SUMMARY_WIDTH
+
+    fit(_model(), _elbo_loss, _data(), steps=3, batch_size=16, progress=True,
+        desc="a long description of what is being trained here, as a chapter might write it")
+    out = capsys.readouterr().out
+    assert out.strip() and all(len(line) <= SUMMARY_WIDTH for line in out.splitlines()), out

@@ -66,6 +66,17 @@ class Recipe:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule={self.schedule!r} is unknown; use one of {SCHEDULES}.")
 
+    def __str__(self) -> str:
+        """The recipe's fields in lines of at most 88 characters (a printed recipe fits the book's column)."""
+        items = [f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.name != "name"]
+        lines, line = [], f"Recipe {self.name!r}:"
+        for item in items:  # a field and its value stay on one line
+            if len(line) + len(item) + 2 > 88 and line.endswith(","):
+                lines.append(line)
+                line = "   "
+            line += f" {item},"
+        return "\n".join([*lines, line.rstrip(",")])
+
     def with_steps(self, steps: int) -> Recipe:
         """The same recipe with another budget (the schedule stretches with it)."""
         return dataclasses.replace(self, steps=steps)

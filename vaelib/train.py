@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -296,13 +297,28 @@ def _some(names: list[str], shown: int = 3) -> str:
     return ", ".join(names[:shown]) + more
 
 
-def _summary(desc: str, history: History) -> str:
-    """One line for the record: steps, time, speed and the last terms (mean of the last 100)."""
-    tail = {k: sum(v[-100:]) / len(v[-100:]) for k, v in history.train.items()}
-    terms = ", ".join(f"{k} {v:.2f}" for k, v in tail.items())
+# The printed summary fits the book's text column (about 90 characters at 1280 px) without a
+# sideways scroll: the run on one line, the mean terms on as many indented lines as they need.
+SUMMARY_WIDTH = 88
+
+
+def _summary(desc: str, history: History, width: int = SUMMARY_WIDTH) -> str:
+    """Steps, time and speed, then the last terms (mean of the last 100 steps), in lines of at most ``width``."""
     limit = " (time limit reached)" if history.time_limited else ""
-    return (f"{desc}: {len(history.steps):,} steps in {history.seconds:.1f} s{limit} "
-            f"({history.steps_per_second:.0f} steps/s); mean of the last 100 steps: {terms}")
+    head = textwrap.fill(f"{desc}: {len(history.steps):,} steps in {history.seconds:.1f} s{limit} "
+                         f"({history.steps_per_second:.0f} steps/s)", width=width,
+                         subsequent_indent="  ", break_long_words=True)
+    tail = {k: sum(v[-100:]) / len(v[-100:]) for k, v in history.train.items()}
+    lines, line = [head], "  mean of the last 100 steps:"
+    for k, v in tail.items():  # a term and its value stay on one line
+        term = f" {k} {v:.2f}"
+        if len(line) + len(term) + 1 > width and line.strip().endswith(";"):
+            lines.append(line.rstrip(";"))
+            line = "   "
+        line += term + ";"
+    if tail:
+        lines.append(line.rstrip(";"))
+    return "\n".join(textwrap.fill(text, width=width, subsequent_indent="    ") for text in lines)
 
 
 def _evaluate(model, eval_fn, step: int, history: History) -> None:

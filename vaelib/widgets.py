@@ -175,10 +175,15 @@ def _figure_widget(png: bytes, caption: str):
 
 
 class _Explorer:
-    """Shared display logic: the widget for live frontends, a PNG for static pages."""
+    """Shared display logic: the widget for live frontends, a PNG for static pages.
+
+    The PNG carries a text alternative, :attr:`alt` (what the static figure shows), in the output's
+    metadata, where the book's builder takes it for the image's alt text.
+    """
 
     widget = None
     static_png: bytes = b""
+    alt: str = ""  # the static figure's description (plots.described's rules)
     web_html: str | None = None  # the kernel-free explorer, when the decoder can run in a page
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -188,6 +193,12 @@ class _Explorer:
         bundle["image/png"] = self.static_png
         bundle["text/plain"] = repr(self)
         return bundle
+
+    def _ipython_display_(self) -> None:
+        """Display the bundle with the PNG's alt text in the output's metadata."""
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), metadata={"image/png": {"alt": self.alt}}, raw=True)
 
 
 class LatentExplorer(_Explorer):
@@ -245,6 +256,12 @@ class LatentExplorer(_Explorer):
             self._decode_cpu, self._z0, dims=self.dims[:10],
             values=np.linspace(lo, hi, 9).tolist(),
             title="What each slider does: one row per latent, from left to right"))
+        rows = self.dims[:10]
+        self.alt = plots._check_alt(
+            f"What the sliders do, as a figure: {len(rows)} rows, one per latent dimension "
+            f"({', '.join(f'z{d + 1}' for d in rows)}), each decoded at 9 values from {lo:g} to {hi:g} "
+            "while the rest of the code stays at the starting code; a row whose images barely change "
+            "is a dimension the decoder does not use.")
         caption = f"The same sliders as a figure: each row moves one latent from {lo:g} to {hi:g}."
         self.widget = w.VBox([w.HTML(f"<b>{title}</b>"),
                               w.HBox([self.picture, w.VBox([*self.sliders, reset])]),
@@ -325,6 +342,10 @@ class PlaneExplorer(_Explorer):
         ax.set_xlabel(f"$z_{{{dims[0] + 1}}}$")
         ax.set_ylabel(f"$z_{{{dims[1] + 1}}}$")
         self.static_png = _figure_png(fig)
+        self.alt = plots._check_alt(
+            f"A map of the plane of z{dims[0] + 1} and z{dims[1] + 1}: a {grid} by {grid} mosaic of the "
+            f"images decoded from codes between {lo:g} and {hi:g} on both axes, the rest of the code "
+            "fixed; neighbouring images show how the decoded digit changes across the plane.")
         # Where the plot area's corners (lo, hi) and (hi, lo) fall in the saved PNG, as fractions
         # (left, top, right, bottom) of its size, so a click on the map becomes a code again.
         width, height = fig.bbox.width, fig.bbox.height
@@ -463,6 +484,10 @@ class ConditionalExplorer(_Explorer):
             lambda z, y: self._decode_cpu(z, y), styles, num_classes=num_classes,
             title="Each row keeps one style code; each column asks for another digit"))
         caption = "The same idea as a figure: each row keeps one style code, each column asks for another digit."
+        self.alt = plots._check_alt(
+            f"A grid of {len(styles)} rows and {num_classes} columns: each row keeps one style code and "
+            f"each column asks the decoder for another label, 0 to {num_classes - 1}; along a row the "
+            "handwriting should stay the same while the digit changes.")
         self.widget = w.VBox([w.HTML(f"<b>{title}</b>"), self.picker,
                               w.HBox([self.picture, w.VBox(self.sliders)]),
                               _figure_widget(self.static_png, caption)])
