@@ -217,3 +217,35 @@ def test_statement_is_in_the_book_and_points_at_the_issue_tracker():
     statement = (REPO_ROOT / "book" / "accessibility.md").read_text(encoding="utf-8")
     assert f"]({issues})" in statement, f"the statement must link the issue tracker, {issues}"
     assert "WCAG 2.1" in statement and "AA" in statement
+
+
+# --------------------------------------------------------------------------------------------
+# Reduced motion
+# --------------------------------------------------------------------------------------------
+
+MOTION_SCRIPT = """
+() => {
+  const seconds = (list) => Math.max(...list.split(",").map((t) => parseFloat(t) * (t.trim().endsWith("ms") ? 0.001 : 1)));
+  const moving = [];
+  document.querySelectorAll("*").forEach((el) => {
+    const s = getComputedStyle(el);
+    const hasAnimation = s.animationName !== "none" && seconds(s.animationDuration) > 0.001;
+    if (seconds(s.transitionDuration) > 0.001 || hasAnimation) moving.push(el.tagName.toLowerCase() + "." + el.className);
+  });
+  return { scroll: getComputedStyle(document.documentElement).scrollBehavior, moving: moving.slice(0, 8) };
+}
+"""
+
+
+def test_nothing_moves_when_the_reader_asks_for_reduced_motion(browser, book_server):
+    """The theme's transitions (sidebars, folded solutions) and smooth scrolling stop."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, reduced_motion="reduce")
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(book_server)
+                  or not route.request.url.startswith("http") else route.abort())
+    try:
+        page = context.new_page()
+        page.goto(book_server + "chapters/04_vae.html")
+        state = page.evaluate(MOTION_SCRIPT)
+    finally:
+        context.close()
+    assert state["scroll"] == "auto" and not state["moving"], state
