@@ -281,3 +281,26 @@ def test_the_map_moves_its_point_with_the_arrow_keys(explorer_page, models):
     page.keyboard.press("Home")   # back to the start
     assert root.evaluate("root => root.vaelib.state.code") == pytest.approx(start)
     assert page.evaluate("window.scrollY") == scroll, "the keys scrolled the page"
+
+
+def test_book_plane_explorer_answers_the_arrow_keys(open_page):
+    """Chapter 4's map in the built book: arrows move the point, the live region and image follow.
+    (A book built from a stale execution cache fails here: its explorers predate the live region.)"""
+    opened = open_page("chapters/04_vae.html")
+    page = opened.page
+    page.wait_for_function("document.querySelectorAll('.vaelib-explorer[data-ready=\"1\"]').length === 2",
+                           timeout=15_000)
+    root = page.locator(".vaelib-explorer[data-kind=plane]")
+    live = root.locator("[aria-live=polite]")
+    assert live.count() == 1
+    shape = root.evaluate("root => JSON.parse(root.querySelector('script.vaelib-explorer-data').textContent).image_shape")
+    root.locator(".vaelib-explorer-map").focus()
+    before = _canvas_image(root, shape)
+    start = root.evaluate("root => root.vaelib.state.code.slice()")
+    page.keyboard.press("Shift+ArrowLeft")
+    page.keyboard.press("Shift+ArrowDown")
+    expect(live).to_contain_text("Decoded z1")
+    code = root.evaluate("root => root.vaelib.state.code")
+    assert code[0] < start[0] and code[1] < start[1]
+    assert np.abs(_canvas_image(root, shape) - before).max() > 0.01
+    assert opened.page_errors == [] and opened.console_errors == []
