@@ -242,6 +242,44 @@ def test_drawing_pad_carries_its_models_draws_and_references():
     assert torch.equal(scored["binary"], (preprocess_strokes(THREE) >= 0.5).float())
 
 
+def test_explorers_offer_the_keyboard_and_a_polite_live_region():
+    torch.manual_seed(4)
+    plane = PlaneExplorer(VAE(2, hidden=(16,)), grid=5).web_html
+    latent = LatentExplorer(VAE(3, hidden=(16,)), dims=[0, 1]).web_html
+    for page in (plane, latent):
+        assert page.count('aria-live="polite"') == 1 and 'role="status"' in page
+        assert 'role="img" aria-label="decoded image"' in page
+        assert page.count('type="range"') == 2 and 'aria-label="latent z1"' in page  # native, labelled
+    # Only the plane has a map: focusable, its keys described next to it.
+    map_tag = re.search(r'<div class="vaelib-explorer-map"[^>]*>', plane).group(0)
+    assert 'tabindex="0"' in map_tag and 'role="application"' in map_tag and "aria-label=" in map_tag
+    keys = re.search(r'aria-describedby="([^"]+)"', map_tag).group(1)
+    assert f'id="{keys}"' in plane and "arrow keys" in plane
+    assert '<div class="vaelib-explorer-map"' not in latent and "tabindex" not in latent
+
+
+def test_drawing_pad_carries_test_digits_for_the_keyboard():
+    plane, latent = _models()
+    images = torch.rand(12, 1, 28, 28)
+    pad = DrawingPad(plane, latent, plane_codes=torch.randn(20, 2), plane_labels=torch.arange(20) % 10,
+                     samples=2, reference_images=images)
+    data = _payload(pad.html)
+    assert data["test_count"] == 10  # the first ten reference images, 8-bit
+    digits = np.frombuffer(base64.b64decode(data["test_digits"]), dtype=np.uint8).reshape(10, 1, 28, 28)
+    assert np.array_equal(digits, (images[:10] * 255).round().numpy().astype(np.uint8))
+    assert torch.equal(pad.test_images, torch.from_numpy(digits.copy()))
+    assert pad.html.count("<option ") == 11 and 'class="vaelib-draw-next"' in pad.html
+    select = re.search(r'<select class="vaelib-draw-digit" id="([^"]+)"', pad.html).group(1)
+    assert f'<label for="{select}">' in pad.html
+    assert pad.html.count('aria-live="polite"') == 1  # one region for the pad, not one per model
+    assert pad.html.count("<canvas ") == pad.html.count('<canvas class="vaelib-draw-') == \
+        len(re.findall(r'<canvas [^>]*role="img" aria-label="[^"]+"', pad.html))
+    # Without reference images there is nothing to offer: no empty select.
+    bare = DrawingPad(latent_model=latent, samples=2)
+    assert _payload(bare.html)["test_count"] == 0 and "<select" not in bare.html
+    assert len(DrawingPad(latent_model=latent, samples=2, reference_images=images, test_digits=3).test_images) == 3
+
+
 def test_drawing_pad_arguments_are_checked():
     plane, latent = _models()
     with pytest.raises(ValueError, match="a latent_model, or both"):

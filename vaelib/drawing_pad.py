@@ -166,7 +166,9 @@ class DrawingPad:
         samples: standard-normal draws for the reconstruction term.
         seed: the seed of those draws.
         reference_images: optional grey test images (N, 1, 28, 28); the page then states the ELBO
-            that they score, binarized as the drawing is, for comparison.
+            that they score, binarized as the drawing is, for comparison, and offers the first
+            ``test_digits`` of them in place of a drawing (the keyboard's way to use the pad).
+        test_digits: how many reference images the page carries as test digits (784 bytes each).
         title: shown above the pad.
 
     Attributes:
@@ -179,7 +181,7 @@ class DrawingPad:
                  plane_codes: torch.Tensor | None = None, plane_labels: torch.Tensor | None = None,
                  dims: Sequence[int] | None = None, extent: tuple[float, float] = (-4.0, 4.0),
                  samples: int = 32, seed: int = 0, reference_images: torch.Tensor | None = None,
-                 title: str = "Draw a digit: the encoder places it, the decoder redraws it"):
+                 test_digits: int = 10, title: str = "Draw a digit: the encoder places it, the decoder redraws it"):
         if plane_model is None and latent_model is None:
             raise ValueError("Pass a plane_model (2-D), a latent_model, or both.")
         if samples < 1:
@@ -202,6 +204,11 @@ class DrawingPad:
             if any(not 0 <= d < latent_model.latent_dim for d in self.dims):
                 raise ValueError(f"dims must lie in 0..{latent_model.latent_dim - 1}, got {self.dims}.")
         self.typical = {}
+        self.test_images = torch.zeros(0, 1, DRAW_SIZE, DRAW_SIZE)
+        if reference_images is not None:
+            grey = torch.as_tensor(reference_images).detach().cpu().float()[:max(0, int(test_digits))]
+            # (N, 1, 28, 28) -> 8-bit grey levels, as the page carries them (MNIST's own precision)
+            self.test_images = (grey.clamp(0, 1) * 255).round().to(torch.uint8).reshape(-1, 1, DRAW_SIZE, DRAW_SIZE)
         if reference_images is not None:
             binary = (torch.as_tensor(reference_images).detach().cpu().float() >= BINARY_THRESHOLD).float()
             for name in self.models:
@@ -262,7 +269,9 @@ class DrawingPad:
         lo, hi = self.extent
         data = {"kind": "draw", "size": DRAW_SIZE, "box": DRAW_BOX, "ink_core": INK_CORE, "ink_edge": INK_EDGE,
                 "min_extent": MIN_EXTENT, "threshold": BINARY_THRESHOLD, "range": [lo, hi], "seed": self.seed,
-                "map_box": list(map_box) if map_box else None, "dims": self.dims, "models": {}}
+                "map_box": list(map_box) if map_box else None, "dims": self.dims, "models": {},
+                "test_count": len(self.test_images),
+                "test_digits": base64.b64encode(self.test_images.numpy().tobytes()).decode("ascii")}
         blocks = []
         for name, (encoder, decoder) in self.exports.items():
             encoder_spec, encoder_block = _network(encoder.layers)
@@ -279,13 +288,15 @@ class DrawingPad:
                  f'<div class="vaelib-explorer-title">{html.escape(title)}</div>',
                  '<div class="vaelib-explorer-body">',
                  '<div class="vaelib-draw-padbox"><canvas class="vaelib-draw-pad" width="280" height="280" '
-                 'aria-label="drawing pad: draw a digit with the mouse, a finger or a pen"></canvas>'
-                 '<button type="button" class="vaelib-draw-clear">clear</button></div>',
+                 'role="img" aria-label="drawing pad: draw a digit with the mouse, a finger or a pen, '
+                 'or choose a test digit below"></canvas>'
+                 '<button type="button" class="vaelib-draw-clear">clear</button>',
+                 self._picker_html(uid), '</div>',
                  f'<figure class="vaelib-draw-fig"><canvas class="vaelib-draw-input" width="{DRAW_SIZE * zoom}" '
-                 f'height="{DRAW_SIZE * zoom}" aria-label="your digit, centred and scaled"></canvas>'
+                 f'height="{DRAW_SIZE * zoom}" role="img" aria-label="your digit, centred and scaled"></canvas>'
                  '<figcaption>centred and scaled as MNIST (28&times;28)</figcaption></figure>',
                  f'<figure class="vaelib-draw-fig"><canvas class="vaelib-draw-binary" width="{DRAW_SIZE * zoom}" '
-                 f'height="{DRAW_SIZE * zoom}" aria-label="your digit as the binary image the models score"></canvas>'
+                 f'height="{DRAW_SIZE * zoom}" role="img" aria-label="your digit as the binary image the models score"></canvas>'
                  f'<figcaption>binary (ink &ge; {BINARY_THRESHOLD:g}): what the models score</figcaption></figure>',
                  '</div>']
         if "plane" in self.models:
@@ -296,20 +307,23 @@ class DrawingPad:
                       'alt="Training codes of the 2-D VAE coloured by digit">'
                       '<span class="vaelib-draw-ellipse"></span><span class="vaelib-explorer-marker"></span></div>',
                       f'<figure class="vaelib-draw-fig"><canvas class="vaelib-draw-reconstruction" width="{DRAW_SIZE * 6}" '
-                      f'height="{DRAW_SIZE * 6}" aria-label="reconstruction by the 2-D VAE"></canvas>'
+                      f'height="{DRAW_SIZE * 6}" role="img" aria-label="reconstruction by the 2-D VAE"></canvas>'
                       '<figcaption>decoded at &mu; (the ring&rsquo;s centre)</figcaption></figure>',
-                      '<p class="vaelib-draw-score" aria-live="polite"></p></div></div>']
+                      '<p class="vaelib-draw-score"></p></div></div>']
         if "latent" in self.models:
             d = self.models["latent"].latent_dim
             parts += ['<div class="vaelib-draw-model" data-model="latent">',
                       f'<div class="vaelib-draw-heading">The {d}-D VAE</div><div class="vaelib-explorer-body">',
                       f'<figure class="vaelib-draw-fig"><canvas class="vaelib-draw-reconstruction" width="{DRAW_SIZE * 6}" '
-                      f'height="{DRAW_SIZE * 6}" aria-label="reconstruction by the {d}-D VAE"></canvas>'
+                      f'height="{DRAW_SIZE * 6}" role="img" aria-label="reconstruction by the {d}-D VAE"></canvas>'
                       '<figcaption>decoded at the sliders&rsquo; code</figcaption></figure>',
                       '<div class="vaelib-explorer-sliders">']
             parts += [_slider(k, 0.0, lo, hi, 0.05, f"z{k + 1}") for k in self.dims]
             parts += ['<button type="button" class="vaelib-draw-to-mu">back to &mu; of your digit</button></div>',
-                      '<p class="vaelib-draw-score" aria-live="polite"></p></div></div>']
+                      '<p class="vaelib-draw-score"></p></div></div>']
+        # One live region for the whole pad (the score lines above are not live: two regions would
+        # read each number twice): the digit's source and each model's ELBO, once the reader pauses.
+        parts.append('<p class="vaelib-draw-status" role="status" aria-live="polite"></p>')
         nbytes = sum(e.nbytes + dec.nbytes for e, dec in self.exports.values())
         parts.append(
             f'<p class="vaelib-explorer-note">Everything runs in your browser ({nbytes / 1024:.0f} KB of float16 '
@@ -320,6 +334,15 @@ class DrawingPad:
         parts.append(f'<script>{_resource("web_explorer.js")}\nwindow.vaelibExplorer.mount(document.getElementById("{uid}"));</script>')
         parts.append('</div>')
         return "\n".join(parts)
+
+    def _picker_html(self, uid: str) -> str:
+        """The test-digit controls: a select and a "next" button, both usable from the keyboard."""
+        if not len(self.test_images):
+            return ""
+        options = "".join(f'<option value="{k}">test digit {k + 1}</option>' for k in range(len(self.test_images)))
+        return (f'<div class="vaelib-draw-tests"><label for="{uid}-digit">or use a test digit</label>'
+                f'<select class="vaelib-draw-digit" id="{uid}-digit"><option value="">none (draw)</option>'
+                f'{options}</select><button type="button" class="vaelib-draw-next">next test digit</button></div>')
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         return {"text/html": self.html, "text/plain": repr(self)}

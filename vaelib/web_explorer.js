@@ -94,6 +94,26 @@
     big.drawImage(small, 0, 0, canvas.width, canvas.height);
   }
 
+  // A polite live region says what changed, once the reader pauses: a slider dragged across its
+  // range would otherwise queue dozens of announcements.
+  function announcer(region, delay = 250) {
+    let timer = null;
+    return (text) => {
+      if (!region) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => { region.textContent = text; }, delay);
+    };
+  }
+
+  // The share of pixels with ink (grey level above one half), in words for the live region.
+  function inkText(image) {
+    let inked = 0;
+    for (let i = 0; i < image.length; i++) if (image[i] > 0.5) inked += 1;
+    return `${Math.round(100 * inked / image.length)}% of its pixels inked`;
+  }
+
+  const signed2 = (v) => (v < 0 ? "\u2212" : "") + Math.abs(v).toFixed(2);
+
 
   // ------------------------------------------------------------------------------------------
   // The drawing pad: strokes -> MNIST-like image -> encoder -> map, sliders, ELBO
@@ -213,10 +233,26 @@
       };
     });
     const strokes = [];
-    const state = { strokes, code: null, last: null, updates: 0 };
+    // testDigit: the index of the test digit in use, or null while the reader draws.
+    const state = { strokes, code: null, last: null, updates: 0, testDigit: null };
     let current = null, pending = false;
+    const say = announcer(root.querySelector(".vaelib-draw-status"));
+    const digits = data.test_digits ? bytes(data.test_digits) : null;  // N x 28 x 28 grey levels, 0-255
+    const picker = root.querySelector("select.vaelib-draw-digit");
+    const nextButton = root.querySelector(".vaelib-draw-next");
+    const pixels = data.size * data.size;
+
+    function testImage(k) {
+      const image = new Float64Array(pixels);
+      for (let i = 0; i < pixels; i++) image[i] = digits[k * pixels + i] / 255;
+      return image;
+    }
 
     function paint() {
+      if (state.testDigit !== null) {  // the test digit in use, shown where a drawing would be
+        draw(pad, testImage(state.testDigit), shape);
+        return;
+      }
       const ctx = pad.getContext("2d");
       ctx.fillStyle = "#000";
       ctx.fillRect(0, 0, pad.width, pad.height);
@@ -237,6 +273,7 @@
       const net = nets.latent;
       if (!net || !state.code) return;
       const image = decode({ latentDim: net.latentDim, numClasses: 0, layers: net.decoder }, state.code, null);
+      state.latentImage = image;
       draw(net.section.querySelector("canvas.vaelib-draw-reconstruction"), image, shape);
       net.section.querySelectorAll("input[type=range]").forEach((s) => {
         s.value = state.code[+s.dataset.dim];
@@ -244,9 +281,23 @@
       });
     }
 
-    function update() {
+    // What the live region says after an update: the digit's source and each model's ELBO.
+    function summary(empty, results) {
+      if (empty) return "The pad is empty: draw a digit or choose a test digit.";
+      const source = state.testDigit === null ? "Your drawing"
+        : `Test digit ${state.testDigit + 1} of ${data.test_count}`;
+      const parts = Object.entries(results).map(([name, r]) => {
+        const heading = nets[name].section.querySelector(".vaelib-draw-heading").textContent;
+        let text = `${heading}: ELBO ${signed(r.elbo)} nats, reconstruction ${signed(r.reconstruction)}, KL ${r.kl.toFixed(1)}`;
+        if (name === "plane") text += `; \u03bc at (${signed2(r.mu[0])}, ${signed2(r.mu[1])}), decoded there`;
+        return text + ".";
+      });
+      return `${source} scored. ${parts.join(" ")}`;
+    }
+
+    function update(announce = true) {
       pending = false;
-      const image = preprocess(strokes, data);
+      const image = state.testDigit === null ? preprocess(strokes, data) : testImage(state.testDigit);
       const binary = image.map((v) => (v >= data.threshold ? 1 : 0));
       draw(input, image, shape);
       draw(binaryCanvas, binary, shape);
@@ -285,6 +336,7 @@
       }
       state.last = { image: Array.from(image), binary: Array.from(binary), results };
       state.updates += 1;
+      if (announce) say(summary(empty, results));
       root.dispatchEvent(new CustomEvent("vaelib-explorer-drawn"));
     }
 
@@ -303,9 +355,30 @@
 
     // Pointer events cover the mouse, touch and pens; touch-action: none (CSS) keeps a finger
     // from scrolling the page instead of drawing.
+    // A test digit is the keyboard's way in (and a quick one for everyone): it takes the place
+    // of the drawing and goes through the same scoring as a drawn digit.
+    function useTestDigit(k) {
+      state.testDigit = k;
+      strokes.length = 0;
+      current = null;
+      if (picker) picker.value = k === null ? "" : String(k);
+      paint();
+      update();
+    }
+    if (picker && digits) {
+      picker.addEventListener("change", () => useTestDigit(picker.value === "" ? null : +picker.value));
+      nextButton.addEventListener("click", () => {
+        useTestDigit(state.testDigit === null ? 0 : (state.testDigit + 1) % data.test_count);
+      });
+    }
+
     pad.addEventListener("pointerdown", (event) => {
       event.preventDefault();
       try { pad.setPointerCapture(event.pointerId); } catch (e) { /* a synthetic pointer */ }
+      if (state.testDigit !== null) {  // drawing starts afresh over a test digit
+        state.testDigit = null;
+        if (picker) picker.value = "";
+      }
       current = [point(event)];
       strokes.push(current);
       paint();
@@ -325,21 +398,19 @@
     };
     pad.addEventListener("pointerup", end);
     pad.addEventListener("pointercancel", end);
-    root.querySelector(".vaelib-draw-clear").addEventListener("click", () => {
-      strokes.length = 0;
-      current = null;
-      paint();
-      update();
-    });
+    root.querySelector(".vaelib-draw-clear").addEventListener("click", () => useTestDigit(null));
     if (nets.latent) {
       nets.latent.section.querySelectorAll("input[type=range]").forEach((s) => s.addEventListener("input", () => {
         if (!state.code) state.code = new Array(nets.latent.latentDim).fill(0);
         state.code[+s.dataset.dim] = parseFloat(s.value);
         renderLatent();
+        say(`${s.getAttribute("aria-label")} set to ${signed2(state.code[+s.dataset.dim])}: `
+            + `the ${nets.latent.latentDim}-D VAE's image redrawn, ${inkText(state.latentImage)}.`);
       }));
       nets.latent.section.querySelector(".vaelib-draw-to-mu").addEventListener("click", () => {
         if (state.last && state.last.results.latent) state.code = state.last.results.latent.mu.slice();
         renderLatent();
+        if (state.code) say(`Back at \u03bc of the digit: the image redrawn, ${inkText(state.latentImage)}.`);
       });
     }
     root.vaelib = {
@@ -347,7 +418,7 @@
       score: (name, x) => score(nets[name], x),
     };
     paint();
-    update();
+    update(false);  // the empty pad: nothing to announce yet
   }
 
   function mount(root) {
@@ -367,8 +438,17 @@
       const buttons = Array.from(root.querySelectorAll(".vaelib-explorer-labels button"));
       const map = root.querySelector(".vaelib-explorer-map");
       const [lo, hi] = data.range;
+      const say = announcer(root.querySelector(".vaelib-explorer-status"));
 
-      function render() {
+      // What the live region says: the code the sliders show (and the label), and the new image.
+      function summary() {
+        const code = sliders.map((s) => `${s.getAttribute("aria-label").replace(/^latent /, "")} `
+          + signed2(state.code[+s.dataset.dim])).join(", ");
+        const label = model.numClasses ? `digit ${state.label}, ` : "";
+        return `Decoded ${label}${code}: the image has ${inkText(state.image)}.`;
+      }
+
+      function render(announce = false) {
         state.image = decode(model, state.code, state.label);
         draw(canvas, state.image, data.image_shape);
         sliders.forEach((s) => {
@@ -384,21 +464,22 @@
           marker.style.left = `${100 * (left + fx * (right - left))}%`;
           marker.style.top = `${100 * (bottom - fy * (bottom - top))}%`;
         }
+        if (announce) say(summary());
         root.dispatchEvent(new CustomEvent("vaelib-explorer-drawn"));
       }
 
       sliders.forEach((s) => s.addEventListener("input", () => {
         state.code[+s.dataset.dim] = parseFloat(s.value);
-        render();
+        render(true);
       }));
       buttons.forEach((b) => b.addEventListener("click", () => {
         state.label = +b.dataset.label;
-        render();
+        render(true);
       }));
       root.querySelector(".vaelib-explorer-reset").addEventListener("click", () => {
         state.code = data.z0.slice();
         state.label = data.label;
-        render();
+        render(true);
       });
       if (map) {
         map.addEventListener("click", (event) => {
@@ -409,7 +490,30 @@
           const clamp = (f) => Math.min(hi, Math.max(lo, lo + f * (hi - lo)));
           state.code[+sliders[0].dataset.dim] = clamp(fx);
           state.code[+sliders[1].dataset.dim] = clamp(fy);
-          render();
+          render(true);
+        });
+        // The map from the keyboard: arrows move the point by the sliders' step (with Shift, ten
+        // steps), Home goes back to the start, Enter or Space decodes where the point is, as a
+        // click there would.
+        const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
+        map.addEventListener("keydown", (event) => {
+          if (event.altKey || event.ctrlKey || event.metaKey) return;
+          const [dx, dy] = moves[event.key] || [0, 0];
+          if (dx || dy) {
+            const step = parseFloat(sliders[0].step) * (event.shiftKey ? 10 : 1);
+            const move = (k, by) => {
+              const d = +sliders[k].dataset.dim;
+              state.code[d] = Math.min(hi, Math.max(lo, +(state.code[d] + by * step).toFixed(6)));
+            };
+            move(0, dx);
+            move(1, dy);
+          } else if (event.key === "Home") {
+            sliders.forEach((s) => { state.code[+s.dataset.dim] = data.z0[+s.dataset.dim]; });
+          } else if (event.key !== "Enter" && event.key !== " ") {
+            return;
+          }
+          event.preventDefault();  // no page scrolling under the arrows and Space
+          render(true);
         });
       }
       // For the browser tests and the curious: decode any code from the console.

@@ -329,14 +329,22 @@ def explorer_html(export: DecoderExport, *, kind: str, title: str, z0: torch.Ten
     parts.append('<div class="vaelib-explorer-body">')
     if kind == "plane":
         image = base64.b64encode(figure_png).decode("ascii")
-        parts.append(f'<div class="vaelib-explorer-map" title="Click to move the point">'
+        # Focusable, so the arrow keys move the point as a click does (web_explorer.js); the
+        # application role lets a screen reader pass the arrows through to it.
+        parts.append(f'<div class="vaelib-explorer-map" tabindex="0" role="application" '
+                     f'aria-roledescription="map" aria-label="map of the latent plane" aria-describedby="{uid}-keys">'
                      f'<img src="data:image/png;base64,{image}" alt="{html.escape(figure_caption)}">'
                      f'<span class="vaelib-explorer-marker"></span></div>')
     parts.append(f'<canvas class="vaelib-explorer-canvas" width="{w * zoom}" height="{h * zoom}" '
-                 f'aria-label="decoded image"></canvas>')
+                 f'role="img" aria-label="decoded image"></canvas>')
     parts.append('<div class="vaelib-explorer-sliders">')
     parts += [_slider(d, float(z0[d]), lo, hi, step, f"z{d + 1}") for d in dims]
     parts.append('<button type="button" class="vaelib-explorer-reset">reset</button></div></div>')
+    if kind == "plane":
+        parts.append(f'<p class="vaelib-explorer-keys" id="{uid}-keys">Click the map, or focus it and use the '
+                     f'arrow keys (Shift: ten steps, Home: back to the start), to move the point.</p>')
+    # Says what changed (the code, the label, the decoded image) once the reader pauses.
+    parts.append('<p class="vaelib-explorer-status" role="status" aria-live="polite"></p>')
     parts.append(
         f'<p class="vaelib-explorer-note">Decoded by your browser from the trained decoder '
         f'({export.nbytes / 1024:.0f} KB of float16 weights in this page; no kernel, no network). '

@@ -9,16 +9,24 @@ Environment:
     VAELIB_SCREENSHOT_DIR  where screenshots and the external-request list go
                            (default ``<repo>/_build/screenshots``).
     VAELIB_CHROMIUM        a Chromium/Chrome executable to use instead of searching for one.
+    VAELIB_AXE             an axe.min.js to use instead of the pinned axe-core that the
+                           accessibility tests fetch into ``<repo>/_build/axe-core-<version>``.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 import threading
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -141,6 +149,78 @@ def find_chromium() -> tuple[str | None, list[str]]:
     pytest.fail(
         "No Chromium for the browser tests: " + "; ".join(log) + f". To fix: {INSTALL_HINT}"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# axe-core, the accessibility checker
+# --------------------------------------------------------------------------------------------
+
+# Pinned: a new axe-core release adds rules, and a test that fails on a release day is no help.
+# The integrity is the npm registry's (`npm view axe-core@4.10.3 dist.integrity`).
+AXE_VERSION = "4.10.3"
+AXE_INTEGRITY = (
+    "sha512-Xm7bpRXnDSX2YE2YFfBk2FnF0ep6tmG7xPh8iHee8MIcrgq762Nkce856dYtJYLkuIoYZvGfTs/PbZhideTcEg=="
+)
+AXE_TARBALL = f"https://registry.npmjs.org/axe-core/-/axe-core-{AXE_VERSION}.tgz"
+
+
+def _axe_from_tarball(data: bytes) -> str:
+    digest = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode("ascii")
+    if digest != AXE_INTEGRITY:
+        raise ValueError(f"the tarball's checksum is {digest}, not the pinned {AXE_INTEGRITY}")
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        member = tar.extractfile("package/axe.min.js")
+        if member is None:
+            raise ValueError("the tarball has no package/axe.min.js")
+        return member.read().decode("utf-8")
+
+
+def _fetch_axe_tarball() -> bytes:
+    """The pinned tarball: `npm pack` where npm is installed (it honours .npmrc), else HTTPS."""
+    npm = shutil.which("npm")
+    if npm:
+        with tempfile.TemporaryDirectory() as folder:
+            done = subprocess.run(
+                [npm, "pack", "--silent", f"axe-core@{AXE_VERSION}"],
+                cwd=folder, capture_output=True, timeout=300, check=False,
+            )
+            packed = list(Path(folder).glob("axe-core-*.tgz"))
+            if done.returncode == 0 and packed:
+                return packed[0].read_bytes()
+    with urllib.request.urlopen(AXE_TARBALL, timeout=120) as answer:  # noqa: S310 - a fixed https URL
+        return answer.read()
+
+
+def axe_script() -> str:
+    """The text of axe.min.js: $VAELIB_AXE, else the pinned axe-core, fetched once into _build/.
+
+    Fails the run (never skips) with what to do when it cannot be had.
+    """
+    explicit = os.environ.get("VAELIB_AXE")
+    if explicit:
+        if not Path(explicit).is_file():
+            pytest.fail(f"VAELIB_AXE={explicit!r} is not a file (point it at axe-core's axe.min.js)")
+        return Path(explicit).read_text(encoding="utf-8")
+    cached = REPO_ROOT / "_build" / f"axe-core-{AXE_VERSION}" / "axe.min.js"
+    if cached.is_file():
+        return cached.read_text(encoding="utf-8")
+    try:
+        text = _axe_from_tarball(_fetch_axe_tarball())
+    except (OSError, ValueError, subprocess.SubprocessError, tarfile.TarError) as err:
+        pytest.fail(
+            f"Could not get axe-core {AXE_VERSION} for the accessibility tests ({err}). Either let "
+            f"this machine reach the npm registry (`npm pack axe-core@{AXE_VERSION}` or "
+            f"{AXE_TARBALL}), or unpack that package and set VAELIB_AXE=/path/to/axe.min.js"
+        )
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(text, encoding="utf-8")
+    return text
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's axe.min.js (pinned), to inject into pages with `page.add_script_tag`."""
+    return axe_script()
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,13 +366,15 @@ try { localStorage.setItem("mode", "dark"); localStorage.setItem("theme", "dark"
 """
 
 
-def new_page(browser, base_url: str, path: str, dark: bool = False, wait_until: str = "load"):
+def new_page(browser, base_url: str, path: str, dark: bool = False, wait_until: str = "load",
+             viewport: dict | None = None):
     """Open `path` of the book in a fresh context; return (OpenedPage, context to close).
 
-    A fresh 1280x900 context per page keeps localStorage (the theme) from leaking between pages.
+    A fresh context per page (1280x900 unless `viewport` says otherwise) keeps localStorage (the
+    theme) from leaking between pages.
     """
     context = browser.new_context(
-        viewport=VIEWPORT, color_scheme="dark" if dark else "light", service_workers="block"
+        viewport=viewport or VIEWPORT, color_scheme="dark" if dark else "light", service_workers="block"
     )
     context.set_default_timeout(20_000)
     if dark:

@@ -15,6 +15,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from playwright.sync_api import expect
 
 from vaelib.drawing_pad import DrawingPad, page_elbo, preprocess_strokes
 from vaelib.models import VAE
@@ -320,3 +321,84 @@ def test_drawing_in_the_book_from_disk(browser):
         assert opened.external_urls == [] and opened.console_errors == [] and opened.page_errors == []
     finally:
         context.close()
+
+
+def _tab_to(page, selector: str, limit: int = 40) -> None:
+    """Press Tab until the element matching `selector` has the focus."""
+    for _ in range(limit):
+        if page.evaluate("(sel) => document.activeElement && document.activeElement.matches(sel)", selector):
+            return
+        page.keyboard.press("Tab")
+    pytest.fail(f"{selector} never took the focus in {limit} presses of Tab")
+
+
+def _pixels(root, selector: str) -> np.ndarray:
+    data = root.locator(selector).evaluate(
+        "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)")
+    return np.array(data, dtype=float)
+
+
+def test_a_test_digit_from_the_keyboard_is_scored_and_announced(pad_page, pad):
+    """No pointer at all: Tab to the test-digit select, pick with the arrow keys, then the 'next'
+    button with Space; each digit goes through the drawing's pipeline and the live region says its
+    ELBO and terms."""
+    page = pad_page.page
+    root = page.locator(".vaelib-draw")
+    root.locator(".vaelib-draw-clear").click()
+    live = root.locator("[aria-live]")
+    assert live.count() == 1 and live.get_attribute("aria-live") == "polite"
+    said, recon = live.inner_text(), _pixels(root, ".vaelib-draw-model[data-model=plane] canvas")
+    page.locator("body").click(position={"x": 1, "y": 1})
+    _tab_to(page, "select.vaelib-draw-digit")
+    page.keyboard.press("ArrowDown")  # the first test digit
+    expect(live).to_contain_text("Test digit 1 of 10 scored")
+    state = root.evaluate(STATE)
+    assert state["strokes"] == []
+    image = pad.test_images[0].float() / 255  # (1, 28, 28)
+    assert np.abs(np.array(state["last"]["image"]).reshape(1, 28, 28) - image.numpy()).max() < 1e-6
+    binary = (image >= 0.5).float()
+    assert np.array_equal(np.array(state["last"]["binary"]).reshape(1, 28, 28), binary.numpy())
+    for name in ("plane", "latent"):
+        full = pad.score_image(binary, name)
+        got = state["last"]["results"][name]
+        for term in ("elbo", "reconstruction", "kl"):
+            assert got[term] == pytest.approx(full[term], abs=0.05), (name, term)
+    text = live.inner_text()
+    assert text != said
+    results = state["last"]["results"]
+    for name in ("plane", "latent"):
+        assert f"ELBO {results[name]['elbo']:.1f}".replace("-", "\u2212") in text, text
+        assert f"KL {results[name]['kl']:.1f}" in text and "reconstruction" in text, text
+    first = _pixels(root, ".vaelib-draw-model[data-model=plane] canvas")
+    assert np.abs(first - recon).max() > 0, "the decoded digit did not change"
+    _tab_to(page, ".vaelib-draw-next")
+    page.keyboard.press("Space")
+    expect(live).to_contain_text("Test digit 2 of 10 scored")
+    assert root.evaluate("root => root.vaelib.state.testDigit") == 1
+    assert root.locator("select.vaelib-draw-digit").input_value() == "1"
+    assert np.abs(_pixels(root, ".vaelib-draw-model[data-model=plane] canvas") - first).max() > 0
+    page.keyboard.press("Enter")  # a button answers Enter too
+    expect(live).to_contain_text("Test digit 3 of 10 scored")
+    # Drawing over a test digit starts a new drawing.
+    state = _draw(page, root, [[(0.5, 0.15), (0.5, 0.85)]])
+    assert root.evaluate("root => root.vaelib.state.testDigit") is None and len(state["strokes"]) == 1
+    expect(live).to_contain_text("Your drawing scored")
+    assert pad_page.console_errors == [] and pad_page.page_errors == []
+
+
+def test_latent_sliders_of_the_pad_announce_the_change(pad_page):
+    page = pad_page.page
+    root = page.locator(".vaelib-draw")
+    root.locator("select.vaelib-draw-digit").select_option("4")
+    live = root.locator("[aria-live]")
+    expect(live).to_contain_text("Test digit 5 of 10")
+    section = root.locator('.vaelib-draw-model[data-model="latent"]')
+    before = _pixels(section, "canvas.vaelib-draw-reconstruction")
+    section.locator("input[type=range]").first.focus()
+    for _ in range(12):
+        page.keyboard.press("ArrowRight")
+    expect(live).to_contain_text("latent z1 set to")
+    assert np.abs(_pixels(section, "canvas.vaelib-draw-reconstruction") - before).max() > 0
+    section.locator(".vaelib-draw-to-mu").focus()
+    page.keyboard.press("Enter")
+    expect(live).to_contain_text("Back at")

@@ -1,0 +1,251 @@
+"""Accessibility of the built book: WCAG 2.1 AA as far as a machine can check it.
+
+- axe-core (pinned, fetched by ``conftest.axe_script``) on every page of the table of contents, in
+  the light and the dark theme, with the WCAG 2.0/2.1 A and AA rules and the 2.2 AA ones. A page
+  passes with no violation at all; the report names each rule, its impact and the first elements
+  that break it, and goes to ``_build/screenshots/axe-report.txt`` as well.
+- Reflow (WCAG 1.4.10): every page at 320 CSS pixels wide needs no horizontal scrolling; a code
+  cell, an output or a wide formula may scroll inside its own box.
+- Formulas: every formula MathJax typesets carries its MathML for screen readers
+  (``mjx-assistive-mml``).
+
+What axe cannot judge (a figure's description, the sense of a live region's words) is the
+business of the explorers' keyboard tests and of the figures' own tests.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from .conftest import REPO_ROOT, new_page, screenshot_dir
+from .test_book_pages import PAGES, _bullets
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+# Rules switched off, each with the reason. Keep it empty unless a rule is wrong about the book;
+# a real violation is fixed in the book (book/_static, book/_ext, _config.yml), not here.
+DISABLED_RULES: dict[str, str] = {}
+
+SHOWN_NODES = 3  # offending elements listed per rule
+
+# MathJax typesets after the load event; axe must see the typeset formulas, not the TeX source.
+WAIT_FOR_MATH = """
+async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  if (document.fonts) await document.fonts.ready;
+}
+"""
+
+RUN_AXE = """
+async ({tags, disabled}) => {
+  const rules = {};
+  disabled.forEach((id) => { rules[id] = { enabled: false }; });
+  const results = await axe.run(document, {
+    runOnly: { type: "tag", values: tags }, rules, resultTypes: ["violations"],
+  });
+  return results.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help, count: v.nodes.length,
+    nodes: v.nodes.map((n) => ({ target: n.target.join(" "), summary: n.failureSummary || "" })),
+  }));
+}
+"""
+
+
+class AxeReport:
+    """Every page's violations, rewritten to axe-report.txt (and .json) after each run."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, list[dict]] = {}
+
+    def add(self, key: str, violations: list[dict]) -> None:
+        self.results[key] = violations
+        lines = [f"# axe-core violations per page and theme (tags: {', '.join(AXE_TAGS)})"]
+        for name, found in self.results.items():
+            total = sum(v["count"] for v in found)
+            lines.append(f"{name}: {total} elements" if found else f"{name}: none")
+            lines += [f"    {v['id']} ({v['impact']}): {v['count']}" for v in found]
+        folder = screenshot_dir()
+        (folder / "axe-report.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (folder / "axe-report.json").write_text(json.dumps(self.results, indent=1), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def axe_report() -> AxeReport:
+    return AxeReport()
+
+
+def run_axe(page, axe_source: str) -> list[dict]:
+    """axe-core's WCAG A/AA violations on an open page (axe is injected into it first)."""
+    page.evaluate(WAIT_FOR_MATH)
+    page.add_script_tag(content=axe_source)
+    return page.evaluate(RUN_AXE, {"tags": AXE_TAGS, "disabled": sorted(DISABLED_RULES)})
+
+
+def describe(violations: list[dict]) -> str:
+    """One paragraph per rule: id, impact, what it wants, how many elements, the first few."""
+    parts = []
+    for v in violations:
+        nodes = [f"{n['target']}" + (f"  [{n['summary'].splitlines()[-1].strip()}]" if n["summary"] else "")
+                 for n in v["nodes"][:SHOWN_NODES]]
+        more = f"\n  ... and {v['count'] - SHOWN_NODES} more" if v["count"] > SHOWN_NODES else ""
+        parts.append(f"{v['id']} ({v['impact']}, {v['count']} elements): {v['help']}\n"
+                     + _bullets(nodes) + more)
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize("path", PAGES)
+def test_axe_finds_no_wcag_violations(browser, book_server, axe_source, axe_report, path, theme):
+    """WCAG 2.1 AA (and 2.2 AA) rules of axe-core on every page, in both themes."""
+    opened, context = new_page(browser, book_server, path, dark=theme == "dark")
+    try:
+        assert opened.response_status == 200, f"{path}: HTTP {opened.response_status} (make book?)"
+        violations = run_axe(opened.page, axe_source)
+    finally:
+        context.close()
+    axe_report.add(f"{path} ({theme})", violations)
+    assert not violations, (
+        f"{path} ({theme} theme): axe-core finds {len(violations)} WCAG rules broken "
+        f"(all pages: _build/screenshots/axe-report.txt):\n{describe(violations)}"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Reflow at 320 CSS pixels
+# --------------------------------------------------------------------------------------------
+
+NARROW = {"width": 320, "height": 640}
+
+# Elements that stick out of the window on the right, leaving out those inside a box that fits the
+# window and scrolls (or clips) horizontally on its own: a code cell, an output, a display formula.
+OVERFLOW_SCRIPT = """
+() => {
+  const width = document.documentElement.clientWidth;
+  const clipped = (el) => {
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      if (getComputedStyle(p).overflowX !== "visible" && p.getBoundingClientRect().right <= width + 1) {
+        return true;
+      }
+    }
+    return false;
+  };
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
+    + (typeof el.className === "string" && el.className.trim()
+       ? "." + el.className.trim().split(/\\s+/).slice(0, 2).join(".") : "");
+  const wide = [];
+  document.querySelectorAll("body *").forEach((el) => {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0 || box.right <= width + 1) return;
+    const style = getComputedStyle(el);
+    if (style.visibility === "hidden" || style.position === "fixed") return;
+    if (clipped(el)) return;
+    wide.push(`${name(el)} reaches ${Math.round(box.right)} px`);
+  });
+  return {
+    width, scrollWidth: document.documentElement.scrollWidth,
+    bodyScrollWidth: document.body.scrollWidth, wide: wide.slice(0, 8),
+  };
+}
+"""
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_reflows_at_320_css_pixels(browser, book_server, path):
+    """WCAG 1.4.10: at 320 px nothing is cut off and the page never scrolls sideways."""
+    opened, context = new_page(browser, book_server, path, viewport=NARROW)
+    try:
+        page = opened.page
+        page.evaluate(WAIT_FOR_MATH)
+        state = page.evaluate(OVERFLOW_SCRIPT)
+        if path == "chapters/04_vae.html":
+            page.screenshot(path=str(screenshot_dir() / "narrow-chapters-04_vae.png"), full_page=False)
+    finally:
+        context.close()
+    assert state["scrollWidth"] <= state["width"] + 1 and not state["wide"], (
+        f"{path} at 320 CSS px: the page is {state['scrollWidth']} px wide, so it scrolls sideways; "
+        f"elements that stick out:\n{_bullets(state['wide'])}"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Formulas for screen readers
+# --------------------------------------------------------------------------------------------
+
+MATHML_SCRIPT = """
+async () => {
+  await MathJax.startup.promise;
+  const containers = Array.from(document.querySelectorAll("mjx-container"));
+  return {
+    formulas: containers.length,
+    missing: containers.filter((c) => !c.querySelector("mjx-assistive-mml math"))
+      .map((c) => (c.closest(".math") || c).textContent.slice(0, 80)),
+    hiddenVisual: containers.filter((c) => {
+      const visual = c.querySelector(":scope > mjx-math");
+      return !visual || visual.getAttribute("aria-hidden") !== "true";
+    }).length,
+  };
+}
+"""
+
+
+def test_every_formula_carries_mathml(open_page):
+    """Chapter 2's formulas are read out from MathML: MathJax's assistive copy of each one."""
+    opened = open_page("chapters/02_elbo.html")
+    state = opened.page.evaluate(MATHML_SCRIPT)
+    assert state["formulas"] > 20, state
+    assert not state["missing"], (
+        f"{len(state['missing'])} of {state['formulas']} formulas have no assistive MathML "
+        f"(mjx-assistive-mml > math):\n{_bullets(state['missing'][:5])}"
+    )
+    # The visual rendering is hidden from screen readers, so each formula is read once.
+    assert state["hiddenVisual"] == 0, state
+
+
+# --------------------------------------------------------------------------------------------
+# The accessibility statement
+# --------------------------------------------------------------------------------------------
+
+
+def test_statement_is_in_the_book_and_points_at_the_issue_tracker():
+    """Barriers are reported where the book's own "open an issue" button leads."""
+    config = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
+    issues = config["repository"]["url"].rstrip("/") + "/issues"
+    assert "book/accessibility.html" in PAGES, "book/accessibility.md is not in _toc.yml"
+    statement = (REPO_ROOT / "book" / "accessibility.md").read_text(encoding="utf-8")
+    assert f"]({issues})" in statement, f"the statement must link the issue tracker, {issues}"
+    assert "WCAG 2.1" in statement and "AA" in statement
+
+
+# --------------------------------------------------------------------------------------------
+# Reduced motion
+# --------------------------------------------------------------------------------------------
+
+MOTION_SCRIPT = """
+() => {
+  const seconds = (list) => Math.max(...list.split(",").map((t) => parseFloat(t) * (t.trim().endsWith("ms") ? 0.001 : 1)));
+  const moving = [];
+  document.querySelectorAll("*").forEach((el) => {
+    const s = getComputedStyle(el);
+    const hasAnimation = s.animationName !== "none" && seconds(s.animationDuration) > 0.001;
+    if (seconds(s.transitionDuration) > 0.001 || hasAnimation) moving.push(el.tagName.toLowerCase() + "." + el.className);
+  });
+  return { scroll: getComputedStyle(document.documentElement).scrollBehavior, moving: moving.slice(0, 8) };
+}
+"""
+
+
+def test_nothing_moves_when_the_reader_asks_for_reduced_motion(browser, book_server):
+    """The theme's transitions (sidebars, folded solutions) and smooth scrolling stop."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, reduced_motion="reduce")
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(book_server)
+                  or not route.request.url.startswith("http") else route.abort())
+    try:
+        page = context.new_page()
+        page.goto(book_server + "chapters/04_vae.html")
+        state = page.evaluate(MOTION_SCRIPT)
+    finally:
+        context.close()
+    assert state["scroll"] == "auto" and not state["moving"], state
