@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--memory-gb", type=float, default=8.0, help="address space per process, GiB")
     grade.add_argument("--processes", type=int, default=512,
                        help="processes and threads one submission may run at once")
+    grade.add_argument("--isolation", choices=("sandbox", "uid"), default="sandbox",
+                       help="sandbox: bubblewrap (default); uid: no bubblewrap, each submission as a "
+                       "fresh unprivileged user (a container without user namespaces; needs root)")
     grade.add_argument("--trusted", action="store_true",
                        help="grade without a sandbox (only for code you trust; labelled in the table)")
     assignment = sub.add_parser("assignment", help="write the points file of a chapter's exercises "
@@ -116,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             grade_folder(args.submissions, args.chapter, cell_timeout=args.cell_timeout,
                          total_timeout=args.timeout, csv_path=args.csv, out=args.out,
                          trusted=args.trusted, limits=limits, jobs=args.jobs, threads=args.threads,
-                         resume=args.resume, only=args.only, fast=not args.full, private=args.private)
+                         resume=args.resume, only=args.only, fast=not args.full, private=args.private,
+                         isolation=args.isolation)
     except (ValueError, PrivateExerciseError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

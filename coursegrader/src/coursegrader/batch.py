@@ -55,7 +55,7 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
                  context: Path | None = None, trusted: bool = False, limits: Limits | None = None,
                  jobs: int | None = None, threads: int | None = None, resume: bool = False,
                  only: list[str] | None = None, fast: bool = False, private: Path | None = None,
-                 log=print) -> list[GradeRow]:
+                 isolation: str = "sandbox", log=print) -> list[GradeRow]:
     """Grade every ``*.ipynb`` in ``submissions`` against the check cells of ``reference``.
 
     Args:
@@ -78,6 +78,9 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
         fast: grade each submission's exercise cells on the reference run's state
             (:mod:`coursegrader.snapshot`) instead of running all its cells.
         private: a folder of the instructor's private exercises (:mod:`coursegrader.private`).
+        isolation: ``sandbox`` (bubblewrap, the default) or ``uid``: no bubblewrap, each
+            submission a plain child process running as a fresh unprivileged uid (for a
+            container without user namespaces; needs root). ``trusted`` wins over it.
         log: where progress lines go.
 
     Returns:
@@ -97,7 +100,12 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
     if unknown:
         raise ValueError(f"no submission called {', '.join(unknown)} in {submissions}")
     bwrap = None
-    if not trusted:
+    if isolation not in ("sandbox", "uid"):
+        raise ValueError(f"isolation is 'sandbox' or 'uid', not {isolation!r}")
+    drop_uid = isolation == "uid" and not trusted
+    if drop_uid and os.getuid() != 0:
+        raise ValueError("the uid mode runs each submission as a fresh user: the grader must be root")
+    if not trusted and not drop_uid:
         bwrap, why_not = find_bwrap()
         if bwrap is None:
             raise ValueError(why_not)
@@ -110,11 +118,13 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
     state = out / ".grading"
     package_dirs = [Path(vaelib.__file__).resolve().parent, Path(coursegrader.__file__).resolve().parent]
     setting = Setting(chapter, limits, bwrap, package_dirs,
-                      {bench: "/grade/bench/results"} if bench.is_dir() else {}, threads=threads)
+                      {bench: "/grade/bench/results"} if bench.is_dir() else {}, threads=threads,
+                      drop_uid=drop_uid)
     if fast:
         setting.snapshot = build_snapshot(chapter.stem, chapter.body_cells(), state / "snapshots",
                                           limits=limits, bwrap=bwrap, package_dirs=package_dirs,
-                                          extra_ro=setting.extra_ro, threads=max(threads, 1), log=log)
+                                          extra_ro=setting.extra_ro, threads=max(threads, 1),
+                                          drop_uid=drop_uid, log=log)
         missing = {n for p in chapter.plan() for n in p.uses} & set(setting.snapshot.skipped)
         if missing:
             log(f"the fast path cannot carry {', '.join(sorted(missing))} from the reference run "
