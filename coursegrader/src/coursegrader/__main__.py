@@ -93,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "assignment":
             for chapter in args.chapter:
                 made = default_assignment(chapter, args.private)
-                path = write_assignment(made, args.out / f"{made.chapter}.toml", overwrite=args.force)
+                try:
+                    path = write_assignment(made, args.out / f"{made.chapter}.toml", overwrite=args.force)
+                except FileExistsError:  # it may hold the instructor's edits
+                    print(f"{args.out / f'{made.chapter}.toml'}: kept as it is (--force replaces it)")
+                    continue
                 print(f"{path}: {len(made.exercises)} exercises, {made.max_points:g} points")
         elif args.command == "export":
             rows = read_grades(args.grades)
@@ -121,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                          trusted=args.trusted, limits=limits, jobs=args.jobs, threads=args.threads,
                          resume=args.resume, only=args.only, fast=not args.full, private=args.private,
                          isolation=args.isolation)
-    except (ValueError, PrivateExerciseError, FileExistsError) as err:
+    except (ValueError, PrivateExerciseError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

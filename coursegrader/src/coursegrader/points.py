@@ -115,7 +115,10 @@ def default_assignment(chapter: str | Path, private: str | Path | None = None) -
     marks = _titles_and_marks(loaded.notebook)
     heading = next((line[2:].strip() for c in loaded.notebook.cells if c.cell_type == "markdown"
                     for line in c.source.split("\n") if line.startswith("# ")), "")
-    name = f"{loaded.stem[:2]} {heading}" if heading else loaded.stem
+    if not heading:
+        name = loaded.stem
+    else:  # "Chapter 1: Autoencoders" as it is; a heading without its number gets the file's
+        name = heading if re.match(r"(?i)chapter\s+\d", heading) else f"{loaded.stem[:2]} {heading}"
     exercises = []
     for label in loaded.labels:
         title, difficulty = marks.get(label, ("", ""))
