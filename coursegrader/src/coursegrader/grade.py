@@ -42,7 +42,7 @@ from .snapshot import Snapshot
 
 __all__ = ["GradeRow", "grade_submission", "remove_tree", "Setting"]
 
-UID_MODE = "own uid (no bwrap)"
+UID_MODE = "process of its own user (no bwrap)"
 _MAX_NOTEBOOK_BYTES = 50 << 20
 _MAX_RESULTS_BYTES = 32 << 20
 

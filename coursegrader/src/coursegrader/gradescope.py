@@ -250,7 +250,8 @@ def run(root: Path | None = None) -> dict:
     root = root or _root()
     config, chapter, private, work = _setup(root)
     plan = load_assignment(root / "source" / "assignment.toml")
-    submitted = sorted((root / "submission").glob("**/*.ipynb"))
+    submitted = sorted(p for p in (root / "submission").glob("**/*.ipynb")
+                       if ".ipynb_checkpoints" not in p.parts)
     chosen = [p for p in submitted if p.name == chapter.name] or submitted
     if len(chosen) != 1:
         why = ("no notebook (.ipynb) was submitted" if not chosen else
@@ -267,7 +268,13 @@ def run(root: Path | None = None) -> dict:
     folder.mkdir(parents=True)
     folder.chmod(0o700)  # the grader's copy; the submission's user gets a copy of its own
     shutil.copyfile(chosen[0], folder / chosen[0].name)
-    (row,) = _grade(folder, chapter, private, work, config, lambda *a: print(*a, flush=True))
+    try:
+        (row,) = _grade(folder, chapter, private, work, config, lambda *a: print(*a, flush=True))
+    except Exception as err:  # the autograder's own failure: say so on the results page
+        _write_results(root, {"score": 0, "execution_time": round(time.monotonic() - start, 1),
+                              "output": f"The autograder failed before grading ({type(err).__name__}: "
+                              f"{str(err)[:500]}); please tell your instructor.", "tests": []})
+        raise
     from .batch import _TITLE
     from .chapter import load_chapter
 

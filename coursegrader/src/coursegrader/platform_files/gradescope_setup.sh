@@ -42,6 +42,11 @@ if [ -z "${VAE_AUTOGRADER_BASE_SITE:-}" ]; then
     fi
 fi
 PYTHON="$(find_python)" || { echo "no Python >= 3.11 found or installed" >&2; exit 1; }
+if [ -z "${VAE_AUTOGRADER_BASE_SITE:-}" ] && ! "$PYTHON" -c 'import ensurepip' 2>/dev/null; then
+    # Debian and Ubuntu ship venv's pip bootstrap apart, as pythonX.Y-venv
+    apt-get install -y -q --no-install-recommends \
+        "python$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv"
+fi
 echo "building $VENV with $PYTHON ($("$PYTHON" --version))"
 rm -rf "$VENV"
 if [ -n "${VAE_AUTOGRADER_BASE_SITE:-}" ]; then
