@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import threading
 import time
 from pathlib import Path
@@ -105,6 +106,14 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
     drop_uid = isolation == "uid" and not trusted
     if drop_uid and os.getuid() != 0:
         raise ValueError("the uid mode runs each submission as a fresh user: the grader must be root")
+    if drop_uid:  # that user must reach the interpreter, the environment and the packages
+        hidden = [str(p) for p in (Path(sys.base_prefix).resolve(), Path(sys.prefix),
+                                   Path(vaelib.__file__).resolve().parent)
+                  if any(not q.stat().st_mode & 0o001 for q in (p, *p.parents))]
+        if hidden:
+            raise ValueError(f"the uid mode's user cannot reach {', '.join(hidden)} (a folder on the "
+                             "way is closed to other users, e.g. a Python under /root): use a Python "
+                             "and environment other users may read, or bubblewrap")
     if not trusted and not drop_uid:
         bwrap, why_not = find_bwrap()
         if bwrap is None:

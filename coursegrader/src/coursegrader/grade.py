@@ -252,10 +252,15 @@ def _run_and_judge(row: GradeRow, path: Path, cells: list[str], setting: Setting
         if not sandbox:
             inside = {"out": str(out), "restore": str(snapshot.state) if fast else "",
                       "private": str(chapter.private_probes or "")}
-            if setting.drop_uid and chapter.private_probes:  # the folder may be root's alone
-                shutil.copyfile(chapter.private_probes, tmp / "probes.py")
-                os.chmod(tmp / "probes.py", 0o644)
-                inside["private"] = str(tmp / "probes.py")
+            if setting.drop_uid:  # their folders may be closed to the submission's user: copies
+                if chapter.private_probes:
+                    shutil.copyfile(chapter.private_probes, tmp / "probes.py")
+                    os.chmod(tmp / "probes.py", 0o644)
+                    inside["private"] = str(tmp / "probes.py")
+                if fast:
+                    shutil.copyfile(snapshot.state, tmp / "state.pkl")
+                    os.chmod(tmp / "state.pkl", 0o644)
+                    inside["restore"] = str(tmp / "state.pkl")
         spec = tmp / "spec.json"
         spec.write_text(json.dumps({
             "cells": cells, "probes": specs, "cell_timeout": int(limits.cell_s), "out": inside["out"],
