@@ -27,7 +27,7 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from coursegrader import make_student_version, paste_back
-from coursegrader.gradescope import build_autograder, build_wheels
+from coursegrader.gradescope import build_autograder, build_wheels, run
 from coursegrader.points import default_assignment, load_assignment
 from coursegrader.student import _with_private, write_solved_copies
 
@@ -205,11 +205,14 @@ answer = "b" if (found or wrote) else "a"
         assert not (root / "results" / "forged.json").exists() and not (root / "pwned").exists()
         assert "999" not in (root / "source" / "assignment.toml").read_text()
 
-        nothing = _run_autograder(root, env, None)
+        shutil.rmtree(root / "submission")  # nothing submitted: no notebook to run, so in this process
+        (root / "submission").mkdir()
+        nothing = run(root)
+        assert nothing == json.loads((root / "results" / "results.json").read_text())
         assert nothing["score"] == 0 and "no notebook" in nothing["output"]
         assert [t["max_score"] for t in nothing["tests"]] == list(points.values())
         print({k: round(v["_wall"], 1) for k, v in (("solved", full), ("stubbed", stubbed),
-                                                    ("hostile", document), ("nothing", nothing))})
+                                                    ("hostile", document))})
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
