@@ -27,7 +27,7 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from coursegrader import make_student_version, paste_back
-from coursegrader.gradescope import build_autograder, build_wheels, run
+from coursegrader.gradescope import build_autograder, build_wheels, chapter_needs, needs_text, run
 from coursegrader.points import default_assignment, load_assignment
 from coursegrader.student import _with_private, write_solved_copies
 
@@ -137,6 +137,20 @@ def test_the_chapter_1_zip_has_gradescopes_layout(tmp_path, wheels):
     assert "ex-ae-latent-size" in plan and "points = 2" in plan
     measured = (ROOT / "bench" / "results" / "grading_time.json").is_file()
     assert (config["needs"] is not None) == measured or config["needs"] is None
+
+
+def test_the_zip_states_what_a_chapter_needs_from_the_measured_times(tmp_path):
+    timing = tmp_path / "bench" / "results" / "grading_time.json"
+    timing.parent.mkdir(parents=True)
+    timing.write_text(json.dumps({"chapters": {"04_vae:fast": {
+        "seconds_mean": 40.0, "seconds_max": 200.0, "peak_mb_max": 1500.0, "reference_seconds": 170.0,
+        "reference_peak_mb": 1700.0, "copies": 4, "path": "fast"}}}))
+    needs = chapter_needs(tmp_path, "04_vae")
+    text = needs_text("04_vae", needs)
+    assert "40 s on average (slowest 200 s)" in text and "at least 2.2 GB" in text
+    assert "at least 10 min" in text and "--timeout 600" in text
+    assert chapter_needs(tmp_path, "01_autoencoders") is None
+    assert "not measured yet" in needs_text("01_autoencoders", None)
 
 
 def test_the_autograder_grades_each_submission_into_results_json(tmp_path, wheels):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -88,14 +89,19 @@ def needs_text(chapter: str, needs: dict | None) -> str:
     if not needs:
         return (f"{chapter}: grading time not measured yet (`make grade-timing CHAPTER={chapter}` "
                 "writes bench/results/grading_time.json; rebuild the zip afterwards).")
-    return (f"{chapter}: one submission took {needs['seconds_mean']:.0f} s on average (slowest "
+    peak = max(needs["peak_mb_max"], needs.get("reference_peak_mb", 0))
+    limit = needs["seconds_max"] * 3  # room for a slower CPU than the reference machine's core
+    text = (f"{chapter}: one submission took {needs['seconds_mean']:.0f} s on average (slowest "
             f"{needs['seconds_max']:.0f} s) on one core of the course's reference machine, with a "
             f"peak of {needs['peak_mb_max']:.0f} MiB; the reference run at setup took "
             f"{needs['reference_seconds']:.0f} s (peak {needs.get('reference_peak_mb', 0):.0f} MiB). "
             "Gradescope's default container has a fraction of a CPU and under 1 GB of memory: in the "
-            "assignment's autograder settings, pick a container with at least "
-            f"{max(1.0, (needs['peak_mb_max'] + 600) / 1024):.1f} GB of memory and a timeout above "
-            f"{needs['seconds_max'] * 3 / 60:.0f} min (three times the slowest, for a slower CPU).")
+            "assignment's autograder settings, pick one with at least "
+            f"{max(1.0, (peak + 600) / 1024):.1f} GB of memory and a timeout of at least "
+            f"{math.ceil(max(limit, 60) / 60):.0f} min.")
+    if limit > DEFAULTS["timeout"]:
+        text += f" Build the zip with --timeout {math.ceil(limit)} (the grader's limit is {DEFAULTS['timeout']} s)."
+    return text
 
 
 def build_autograder(chapter: Path, out: Path, *, repo: Path, assignment: Path | None = None,
