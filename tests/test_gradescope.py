@@ -100,6 +100,8 @@ def _run_autograder(root: Path, env: dict, notebook: nbformat.NotebookNode | Non
     assert done.returncode == 0, done.stdout + done.stderr
     document = json.loads((root / "results" / "results.json").read_text())
     document["_wall"] = time.monotonic() - start
+    # setup.sh ran the reference chapter up to its exercises; a submission reuses that state
+    assert "running the reference" not in done.stdout, done.stdout
     return document
 
 

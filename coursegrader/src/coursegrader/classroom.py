@@ -82,11 +82,16 @@ jobs:
           git clone --quiet --depth 1 --branch {tag} {url} "$RUNNER_TEMP/course"
           python -m pip install --quiet torch torchvision --index-url https://download.pytorch.org/whl/cpu
           python -m pip install --quiet "$RUNNER_TEMP/course" "$RUNNER_TEMP/course/coursegrader"
+      - name: Keep the chapter's reference run between pushes
+        uses: actions/cache@v4
+        with:
+          path: ~/.cache/vae-coursegrader
+          key: vae-coursegrader-{stem}-{tag}
       - name: Grade {stem}.ipynb
         id: notebook
         env:
           VAELIB_OFFLINE: "1"
-        run: python -m coursegrader classroom-grade --notebook {stem}.ipynb --chapter "$RUNNER_TEMP/course/chapters/{stem}.ipynb" --assignment .github/classroom/assignment.toml --github-output "$GITHUB_OUTPUT"
+        run: python -m coursegrader classroom-grade --notebook {stem}.ipynb --chapter "$RUNNER_TEMP/course/chapters/{stem}.ipynb" --assignment .github/classroom/assignment.toml --state ~/.cache/vae-coursegrader --github-output "$GITHUB_OUTPUT"
       - name: Autograding Reporter
         uses: classroom-resources/autograding-grading-reporter@v1
         env:
@@ -162,9 +167,13 @@ def runner_document(row, plan, seconds: float) -> dict:
 
 
 def grade_notebook(notebook: Path, chapter: Path, assignment: Path, *, github_output: Path | None = None,
-                   summary: Path | None = None, isolation: str = "trusted", log=print) -> dict:
+                   summary: Path | None = None, isolation: str = "trusted", state: Path | None = None,
+                   log=print) -> dict:
     """Grade one notebook (the Classroom step): the runner document, written base64-encoded as
     ``result=...`` to ``github_output``, and the feedback to ``summary`` and the log.
+
+    ``state`` keeps the grader's folder (the fast path's reference run, under a key of the
+    chapter's code and the package versions) for the next push: the workflow caches it.
 
     ``isolation`` is ``trusted`` by default: the workflow runs in the student's own repository,
     whose workflow the student can edit anyway, so a sandbox would protect nothing there.
@@ -181,7 +190,7 @@ def grade_notebook(notebook: Path, chapter: Path, assignment: Path, *, github_ou
         folder = Path(tmp) / "submission"
         folder.mkdir()
         shutil.copyfile(notebook, folder / Path(notebook).name)
-        (row,) = grade_folder(folder, chapter, out=Path(tmp) / "out", jobs=1, fast=True,
+        (row,) = grade_folder(folder, chapter, out=Path(state or Path(tmp) / "out").expanduser(), jobs=1, fast=True,
                               trusted=isolation == "trusted",
                               isolation="sandbox" if isolation == "trusted" else isolation, log=log)
     titles = {m["label"]: m["title"].strip() for c in loaded.notebook.cells if c.cell_type == "markdown"

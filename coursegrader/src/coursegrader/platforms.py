@@ -49,7 +49,8 @@ def _classroom_grade(args) -> int:
 
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     grade_notebook(args.notebook, args.chapter, args.assignment, github_output=args.github_output,
-                   summary=Path(summary) if summary else None, isolation=args.isolation)
+                   summary=Path(summary) if summary else None, isolation=args.isolation,
+                   state=args.state)
     return 0
 
 
@@ -83,5 +84,7 @@ def add_platform_commands(sub) -> None:
     grade.add_argument("--chapter", type=Path, required=True, help="the reference chapter")
     grade.add_argument("--assignment", type=Path, required=True)
     grade.add_argument("--github-output", type=Path, default=None, help="usually \"$GITHUB_OUTPUT\"")
+    grade.add_argument("--state", type=Path, default=None,
+                       help="a folder kept between runs (the chapter's reference run is reused)")
     grade.add_argument("--isolation", choices=("trusted", "sandbox", "uid"), default="trusted",
                        help="trusted by default: the student's own repository runs the workflow")
