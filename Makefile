@@ -7,6 +7,8 @@
 #   make lab-test   JupyterLab itself in headless Chromium (run before each release; not in `make test`)
 #   make student / make grade SUBMISSIONS=folder CHAPTER=01_autoencoders [JOBS=2 RESUME=1]   assignments
 #   make grade-timing [CHAPTER=04_vae COPIES=4 JOBS=2]   grading time per chapter, in the sandbox
+#   make assignments / gradescope / classroom [CHAPTER=01_autoencoders]   points files, Gradescope
+#               zips, GitHub Classroom templates; make export GRADES=... ROSTER=... FORMAT=canvas
 #   make clean  remove the build, the caches and the virtual environment
 #   make python-versions   unit tests and chapters 2 and 4 on Python 3.12 and 3.13 (not in `make test`)
 #
@@ -38,7 +40,7 @@ $(BUILD_TARGETS): export PYTHONHASHSEED := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: book test lint unit notebooks book-from-cache browser lab lab-test clean venv student grade \
-	grade-timing python-versions sync-setup-cell
+	grade-timing python-versions sync-setup-cell assignments gradescope classroom export gradescope-test
 
 venv: $(STAMP)
 
@@ -149,3 +151,33 @@ python-versions:
 clean:
 	rm -rf _build student .pytest_cache .ruff_cache $(VENV)
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Grading platforms (book/grading-platforms.md). CHAPTER=01_autoencoders for one chapter, every
+# chapter without it. `make assignments` writes assignments/NN_name.toml, the points of each
+# exercise (from its difficulty; edit them, an existing file is kept); the other targets use it.
+# `make gradescope` writes dist/gradescope/NN_name-gradescope.zip (course wheels built from this
+# checkout; PRIVATE=folder adds private exercises), `make classroom` dist/classroom/NN_name/, a
+# template repository; `make export` a gradebook file from a graded folder:
+#   make export GRADES=class/grades.csv ROSTER=roster.csv CHAPTER=01_autoencoders FORMAT=canvas
+# `make gradescope-test` (before a release, not in `make test`) sets up each chapter's zip in an
+# /autograder-like folder and grades its solved copy (full marks) and its student version (zero).
+PLATFORM_CHAPTERS = $(if $(CHAPTER),chapters/$(CHAPTER).ipynb,$(wildcard chapters/*.ipynb))
+assignments: $(STAMP)
+	$(BIN)/python -m coursegrader assignment --chapter $(PLATFORM_CHAPTERS) --out assignments \
+		$(if $(PRIVATE),--private $(PRIVATE)) $(if $(FORCE),--force)
+
+gradescope: $(STAMP)
+	$(BIN)/python -m coursegrader gradescope --chapter $(PLATFORM_CHAPTERS) --out dist/gradescope \
+		$(if $(PRIVATE),--private $(PRIVATE))
+
+classroom: $(STAMP)
+	$(BIN)/python -m coursegrader classroom --chapter $(PLATFORM_CHAPTERS) --out dist/classroom
+
+FORMAT ?= canvas
+export: $(STAMP)
+	@test -n "$(GRADES)" -a -n "$(ROSTER)" -a -n "$(CHAPTER)" || { echo "usage: make export GRADES=folder/grades.csv ROSTER=roster.csv CHAPTER=01_autoencoders [FORMAT=canvas|moodle|long]"; exit 2; }
+	$(BIN)/python -m coursegrader export --grades "$(GRADES)" --roster "$(ROSTER)" \
+		--assignment assignments/$(CHAPTER).toml --format $(FORMAT)
+
+gradescope-test: $(STAMP)
+	VAE_GRADESCOPE_CHAPTERS=$(or $(CHAPTER),all) $(BIN)/python -m pytest tests/test_gradescope.py -q -k real_chapter

@@ -1,4 +1,5 @@
-"""Command line: ``python -m coursegrader {student,solved,grade,plan} ...`` (see ``--help``)."""
+"""Command line: ``python -m coursegrader {student,solved,grade,plan,assignment,export,...} ...``
+(see ``--help``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ from pathlib import Path
 
 from .batch import grade_folder
 from .chapter import load_chapter
+from .gradebook import FORMATS, export, read_grades
+from .platforms import PLATFORM_COMMANDS, add_platform_commands
+from .points import default_assignment, load_assignment, write_assignment
 from .private import PrivateExerciseError
+from .roster import read_roster
 from .sandbox import Limits
 from .student import write_solved_copies, write_student_versions
 
@@ -55,14 +60,57 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--memory-gb", type=float, default=8.0, help="address space per process, GiB")
     grade.add_argument("--processes", type=int, default=512,
                        help="processes and threads one submission may run at once")
+    grade.add_argument("--isolation", choices=("sandbox", "uid"), default="sandbox",
+                       help="sandbox: bubblewrap (default); uid: no bubblewrap, each submission as a "
+                       "fresh unprivileged user (a container without user namespaces; needs root)")
     grade.add_argument("--trusted", action="store_true",
                        help="grade without a sandbox (only for code you trust; labelled in the table)")
+    assignment = sub.add_parser("assignment", help="write the points file of a chapter's exercises "
+                                "(defaults from each exercise's difficulty; edit it afterwards)")
+    assignment.add_argument("--chapter", type=Path, nargs="+", required=True)
+    assignment.add_argument("--out", type=Path, default=Path("assignments"),
+                            help="folder for NN_name.toml (default: assignments)")
+    assignment.add_argument("--private", type=Path, default=None)
+    assignment.add_argument("--force", action="store_true", help="replace an existing file")
+    exporter = sub.add_parser("export", help="write a gradebook CSV (Canvas, Moodle, or the long table)")
+    exporter.add_argument("--grades", type=Path, required=True, help="the grades.csv of a graded folder")
+    exporter.add_argument("--roster", type=Path, required=True, help="the class list (CSV)")
+    exporter.add_argument("--assignment", type=Path, required=True, help="the chapter's points file (TOML)")
+    exporter.add_argument("--format", choices=FORMATS, required=True)
+    exporter.add_argument("--out", type=Path, default=None, help="default: beside grades.csv, "
+                        "NN_name-FORMAT.csv")
+    exporter.add_argument("--per-exercise", action="store_true",
+                        help="Canvas: a column per exercise besides the total")
+    exporter.add_argument("--missing-zero", action="store_true",
+                        help="0 for students without a submission (default: an empty cell)")
+    add_platform_commands(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "student":
             write_student_versions(args.chapters, args.out, private=args.private)
         elif args.command == "solved":
             write_solved_copies(args.chapter, args.out, args.copies, private=args.private)
+        elif args.command == "assignment":
+            for chapter in args.chapter:
+                made = default_assignment(chapter, args.private)
+                try:
+                    path = write_assignment(made, args.out / f"{made.chapter}.toml", overwrite=args.force)
+                except FileExistsError:  # it may hold the instructor's edits
+                    print(f"{args.out / f'{made.chapter}.toml'}: kept as it is (--force replaces it)")
+                    continue
+                print(f"{path}: {len(made.exercises)} exercises, {made.max_points:g} points")
+        elif args.command == "export":
+            rows = read_grades(args.grades)
+            labels = sorted({label for r in rows for label in r.results})
+            plan = load_assignment(args.assignment, labels or None)
+            out = args.out or args.grades.parent / f"{plan.chapter}-{args.format}.csv"
+            done = export(args.grades, plan, read_roster(args.roster), args.format, out,
+                          per_exercise=args.per_exercise, missing_zero=args.missing_zero)
+            print(f"{done.path}: {done.rows} students, {len(done.matching.by_submission)} with a submission")
+            for note in done.notes:
+                print(f"  note: {note}")
+        elif args.command in PLATFORM_COMMANDS:
+            return PLATFORM_COMMANDS[args.command](args)
         elif args.command == "plan":
             chapter = load_chapter(args.chapter, args.private)
             for p in chapter.plan():
@@ -75,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             grade_folder(args.submissions, args.chapter, cell_timeout=args.cell_timeout,
                          total_timeout=args.timeout, csv_path=args.csv, out=args.out,
                          trusted=args.trusted, limits=limits, jobs=args.jobs, threads=args.threads,
-                         resume=args.resume, only=args.only, fast=not args.full, private=args.private)
+                         resume=args.resume, only=args.only, fast=not args.full, private=args.private,
+                         isolation=args.isolation)
     except (ValueError, PrivateExerciseError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -66,7 +66,7 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
                  context: Path | None = None, trusted: bool = False, limits: Limits | None = None,
                  jobs: int | None = None, threads: int | None = None, resume: bool = False,
                  only: list[str] | None = None, fast: bool = False, private: Path | None = None,
-                 log=print) -> list[GradeRow]:
+                 isolation: str = "sandbox", log=print) -> list[GradeRow]:
     """Grade every ``*.ipynb`` in ``submissions`` against the check cells of ``reference``.
 
     Args:
@@ -89,6 +89,9 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
         fast: grade each submission's exercise cells on the reference run's state
             (:mod:`coursegrader.snapshot`) instead of running all its cells.
         private: a folder of the instructor's private exercises (:mod:`coursegrader.private`).
+        isolation: ``sandbox`` (bubblewrap, the default) or ``uid``: no bubblewrap, each
+            submission a plain child process running as a fresh unprivileged uid (for a
+            container without user namespaces; needs root). ``trusted`` wins over it.
         log: where progress lines go.
 
     Returns:
@@ -108,7 +111,20 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
     if unknown:
         raise ValueError(f"no submission called {', '.join(unknown)} in {submissions}")
     bwrap = None
-    if not trusted:
+    if isolation not in ("sandbox", "uid"):
+        raise ValueError(f"isolation is 'sandbox' or 'uid', not {isolation!r}")
+    drop_uid = isolation == "uid" and not trusted
+    if drop_uid and os.getuid() != 0:
+        raise ValueError("the uid mode runs each submission as a fresh user: the grader must be root")
+    package_dirs = _package_dirs()
+    if drop_uid:  # that user must reach the interpreter, the environment and the packages
+        hidden = [str(p) for p in (Path(sys.base_prefix).resolve(), Path(sys.prefix), *package_dirs)
+                  if any(not q.stat().st_mode & 0o001 for q in (p, *p.parents))]
+        if hidden:
+            raise ValueError(f"the uid mode's user cannot reach {', '.join(hidden)} (a folder on the "
+                             "way is closed to other users, e.g. a Python under /root): use a Python "
+                             "and environment other users may read, or bubblewrap")
+    if not trusted and not drop_uid:
         bwrap, why_not = find_bwrap()
         if bwrap is None:
             raise ValueError(why_not)
@@ -119,15 +135,16 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
     bench = context / "bench" / "results"
     out = (Path(out) if out else submissions).resolve()
     state = out / ".grading"
-    package_dirs = _package_dirs()
     setting = Setting(chapter, limits, bwrap, package_dirs,
-                      {bench: "/grade/bench/results"} if bench.is_dir() else {}, threads=threads)
+                      {bench: "/grade/bench/results"} if bench.is_dir() else {}, threads=threads,
+                      drop_uid=drop_uid)
     if paths:  # the sandbox must start before any grade is written
         preflight(setting)
     if fast and paths:
         setting.snapshot = build_snapshot(chapter.stem, chapter.body_cells(), state / "snapshots",
                                           limits=limits, bwrap=bwrap, package_dirs=package_dirs,
-                                          extra_ro=setting.extra_ro, threads=max(threads, 1), log=log)
+                                          extra_ro=setting.extra_ro, threads=max(threads, 1),
+                                          drop_uid=drop_uid, log=log)
         missing = {n for p in chapter.plan() for n in p.uses} & set(setting.snapshot.skipped)
         if missing:
             log(f"the fast path cannot carry {', '.join(sorted(missing))} from the reference run "

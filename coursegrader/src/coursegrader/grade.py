@@ -46,6 +46,7 @@ __all__ = ["GradeRow", "grade_submission", "remove_tree", "Setting", "SandboxErr
 class SandboxError(ValueError):
     """The sandbox itself could not start: the grader's set-up is wrong, not the submission."""
 
+UID_MODE = "process of its own user (no bwrap)"
 _MAX_NOTEBOOK_BYTES = 50 << 20
 _MAX_RESULTS_BYTES = 32 << 20
 
@@ -112,6 +113,8 @@ class Setting:
         snapshot: the reference run the fast path starts from; None for the full path.
         threads: compute threads per submission (0: the library default).
         cancel: set to stop every running sandbox (Ctrl-C).
+        drop_uid: without ``bwrap``, run each submission as a fresh unprivileged uid (the uid
+            mode, :mod:`coursegrader.sandbox`); needs a root grader.
     """
 
     chapter: Chapter
@@ -122,10 +125,13 @@ class Setting:
     snapshot: Snapshot | None = None
     threads: int = 0
     cancel: threading.Event = field(default_factory=threading.Event)
+    drop_uid: bool = False
 
     @property
     def mode(self) -> str:
-        return "sandbox" if self.bwrap else "TRUSTED (no sandbox)"
+        if self.bwrap:
+            return "sandbox"
+        return UID_MODE if self.drop_uid else "TRUSTED (no sandbox)"
 
 
 def file_digest(path: Path) -> str:
@@ -224,17 +230,20 @@ def preflight(setting: Setting) -> None:
     """
     tmp = Path(tempfile.mkdtemp(prefix="coursegrader-preflight-"))
     sandbox = setting.bwrap is not None
-    uid = free_uid() if sandbox and os.getuid() == 0 else None
+    uid = free_uid() if (sandbox or setting.drop_uid) and os.getuid() == 0 else None
     try:
         work, out = tmp / "chapters", tmp / "out"
         work.mkdir()
         out.mkdir()
         spec = tmp / "spec.json"
+        # The private probes load before any cell: a broken probes.py stops the run here. (In the
+        # uid mode they are checked by the first submission instead: their folder may be closed.)
         private = "/grade/private/probes.py" if sandbox else str(setting.chapter.private_probes or "")
+        with_private = setting.chapter.private_probes is not None and not setting.drop_uid
         spec.write_text(json.dumps({"cells": [], "probes": [], "cell_timeout": 60,
                                     "out": "/grade/out" if sandbox else str(out), "uid": uid,
-                                    "sandbox": sandbox,
-                                    "private_probes": private if setting.chapter.private_probes else None}))
+                                    "sandbox": sandbox, "own_uid": uid is not None,
+                                    "private_probes": private if with_private else None}))
         os.chmod(tmp, 0o711)
         os.chmod(spec, 0o644)
         if uid is not None:
@@ -287,7 +296,7 @@ def _run_and_judge(row: GradeRow, path: Path, cells: list[str], setting: Setting
     chapter, limits, snapshot = setting.chapter, setting.limits, setting.snapshot
     sandbox = setting.bwrap is not None
     fast = row.path == "fast"
-    uid = free_uid() if sandbox and os.getuid() == 0 else None
+    uid = free_uid() if (sandbox or setting.drop_uid) and os.getuid() == 0 else None
     try:
         # Fresh inputs for every submission's functions: an answer tuned to the book's inputs fails.
         specs = [{**s, "seed": secrets.randbelow(2**31 - 1) + 1} if chapter.check_for(s).seeded else s
@@ -304,10 +313,20 @@ def _run_and_judge(row: GradeRow, path: Path, cells: list[str], setting: Setting
         if not sandbox:
             inside = {"out": str(out), "restore": str(snapshot.state) if fast else "",
                       "private": str(chapter.private_probes or "")}
+            if setting.drop_uid:  # their folders may be closed to the submission's user: copies
+                if chapter.private_probes:
+                    shutil.copyfile(chapter.private_probes, tmp / "probes.py")
+                    os.chmod(tmp / "probes.py", 0o644)
+                    inside["private"] = str(tmp / "probes.py")
+                if fast:
+                    shutil.copyfile(snapshot.state, tmp / "state.pkl")
+                    os.chmod(tmp / "state.pkl", 0o644)
+                    inside["restore"] = str(tmp / "state.pkl")
         spec = tmp / "spec.json"
         spec.write_text(json.dumps({
             "cells": cells, "probes": specs, "cell_timeout": int(limits.cell_s), "out": inside["out"],
-            "uid": uid, "sandbox": sandbox, "restore": inside["restore"] if fast else None,
+            "uid": uid, "sandbox": sandbox, "own_uid": uid is not None,
+            "restore": inside["restore"] if fast else None,
             "private_probes": inside["private"] if chapter.private_probes else None}))
         os.chmod(tmp, 0o711)
         os.chmod(spec, 0o644)

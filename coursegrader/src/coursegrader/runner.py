@@ -215,7 +215,7 @@ def main(spec_path: str) -> int:
         skipped = _save_namespace(shell.user_ns, Path(spec["out"]) / "state.pkl")
         _write(out, {"cells": cells_report, "probes": {}, "skipped": skipped})
 
-    if spec.get("sandbox"):
+    if spec.get("sandbox") or spec.get("own_uid"):  # kill(-1) reaches this submission's uid only
         _end_other_processes()
     probes = {}
     for probe in spec["probes"]:

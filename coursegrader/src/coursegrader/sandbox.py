@@ -18,6 +18,13 @@ The sandbox (``bwrap``, Debian package ``bubblewrap``) gives the submission:
 
 Output goes to a file, never a pipe, so a process that holds its stdout open cannot make the
 grader wait.
+
+Where bubblewrap cannot make a sandbox (a Docker container without user namespaces, such as
+Gradescope's) but the grader is root, the **uid mode** runs the runner as a plain child process
+that drops at once to a fresh unprivileged uid (``run_runner(..., bwrap=None, uid=N)``): the
+submission then cannot write any file of root's (the results, the grade table) nor read a file
+only root may read (the reference chapter, an instructor's judges), and every process of that
+uid is killed when it ends; but it shares the machine's network, process list and file system.
 """
 
 from __future__ import annotations
@@ -239,6 +246,11 @@ def _python_binds(package_dirs: list[Path]) -> list[str]:
     solutions) or around the virtual environment stays out of view.
     """
     paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix), *(p.resolve() for p in package_dirs)}
+    # A site-packages folder that a .pth file adds (an environment layered on another one, as
+    # the Gradescope test's is) holds installed packages only; a source tree never ends so.
+    paths |= {Path(p).resolve() for p in sys.path
+              if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()
+              and not any(Path(p).resolve().is_relative_to(q) for q in paths)}
     args = []
     for path in sorted(paths):
         if not str(path).startswith("/usr/"):
@@ -257,9 +269,10 @@ def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits
         out: where the runner writes ``results.json`` (writable, becomes ``/grade/out``).
         log: file receiving the runner's output.
         limits: see :class:`Limits`.
-        uid: the unprivileged uid the submission runs as (when the grader is root).
-        bwrap: the bwrap executable; None only in ``--trusted`` mode: a plain child process,
-            same limits, no isolation.
+        uid: the unprivileged uid the submission runs as (when the grader is root); -1 for none.
+        bwrap: the bwrap executable; None for a plain child process with the same limits: with
+            ``uid`` the uid mode (the runner drops to that uid), with -1 the ``--trusted`` mode
+            (no isolation).
         package_dirs: the ``vaelib`` and ``coursegrader`` package folders, bound read-only.
         extra_ro: host path -> sandbox path, bound read-only (e.g. ``bench/results``).
         threads: compute threads for PyTorch and BLAS (``OMP_NUM_THREADS``); 0 leaves the default.
@@ -338,7 +351,8 @@ def run_runner(spec_path: Path, work: Path, out: Path, log: Path, limits: Limits
         proc.returncode = returncode
         if not sandbox:
             _kill_group(proc.pid)  # whatever the notebook left behind in its session
-    leftovers = _reap_uid(uid) if sandbox and os.getuid() == 0 else 0
+    own_uid = uid >= 0 and os.getuid() == 0  # a sandbox's or the uid mode's user: none else uses it
+    leftovers = _reap_uid(uid) if own_uid else 0
     return Run(returncode, ended_by, time.monotonic() - start, _tail(log), leftovers)
 
 

@@ -70,7 +70,7 @@ def _key(cells: list[str]) -> str:
 
 def build_snapshot(stem: str, cells: list[str], cache: Path, *, limits: Limits, bwrap: str | None,
                    package_dirs: list[Path], extra_ro: dict[Path, str], threads: int = 0,
-                   log=print) -> Snapshot:
+                   drop_uid: bool = False, log=print) -> Snapshot:
     """The snapshot of ``cells`` (a chapter's code before its exercises), built or reused.
 
     Raises:
@@ -85,7 +85,7 @@ def build_snapshot(stem: str, cells: list[str], cache: Path, *, limits: Limits, 
         f"({len(cells)} cells; reused by later runs)")
     tmp = Path(tempfile.mkdtemp(prefix="coursegrader-snapshot-"))
     sandbox = bwrap is not None
-    uid = free_uid() if sandbox and os.getuid() == 0 else None
+    uid = free_uid() if (sandbox or drop_uid) and os.getuid() == 0 else None
     try:
         work, out = tmp / "chapters", tmp / "out"
         work.mkdir()
@@ -93,7 +93,7 @@ def build_snapshot(stem: str, cells: list[str], cache: Path, *, limits: Limits, 
         spec = tmp / "spec.json"
         spec.write_text(json.dumps({"cells": cells, "probes": [], "cell_timeout": int(limits.cell_s),
                                     "out": "/grade/out" if sandbox else str(out), "uid": uid,
-                                    "sandbox": sandbox, "save": True}))
+                                    "sandbox": sandbox, "own_uid": uid is not None, "save": True}))
         _open_to(tmp, spec, work, out, uid)
         run = run_runner(spec, work, out, tmp / "log.txt", limits, uid=uid if uid is not None else -1,
                          bwrap=bwrap, package_dirs=package_dirs, extra_ro=extra_ro if sandbox else {},
