@@ -13,6 +13,7 @@ table and writes `bench/results/ci_time.json`. Any failing step stops the run wi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -52,8 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clone", action="store_true", help="measure a fresh clone of HEAD")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ci_time.json")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="an empty folder for the clone and the logs, kept afterwards")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="ci-time-") as tmp:
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=False)
+    with (contextlib.nullcontext(str(args.keep)) if args.keep else
+          tempfile.TemporaryDirectory(prefix="ci-time-")) as tmp:
         repo = ROOT
         if args.clone:
             repo = Path(tmp) / "clone"
