@@ -138,9 +138,9 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
     setting = Setting(chapter, limits, bwrap, package_dirs,
                       {bench: "/grade/bench/results"} if bench.is_dir() else {}, threads=threads,
                       drop_uid=drop_uid)
-    if paths:  # the sandbox must start before any grade is written
+    if paths or fast:  # the sandbox must start before any grade or reference run is written
         preflight(setting)
-    if fast and paths:
+    if fast:  # also with no submission yet: a Gradescope image builds its reference run at setup
         setting.snapshot = build_snapshot(chapter.stem, chapter.body_cells(), state / "snapshots",
                                           limits=limits, bwrap=bwrap, package_dirs=package_dirs,
                                           extra_ro=setting.extra_ro, threads=max(threads, 1),
