@@ -45,8 +45,8 @@ def measure(chapter: Path, copies: int, jobs: int, work: Path, full: bool) -> di
     nbformat.write(make_student_version(nbformat.read(chapter, as_version=4)).notebook,
                    folder / "zz_stubs.ipynb")
     load_before, start = os.getloadavg()[0], time.monotonic()
-    rows = grade_folder(folder, chapter, jobs=jobs, threads=1, fast=not full, cell_timeout=900,
-                        total_timeout=3600)
+    rows = grade_folder(folder, chapter, jobs=jobs, threads=1, fast=not full, cell_timeout=3600,
+                        total_timeout=7200)
     wall = time.monotonic() - start
     total = len(load_chapter(chapter).specs)
     solved = [r for r in rows if r.submission.startswith("learner_")]
