@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = ("venv", "lint", "unit", "notebooks", "book-from-cache", "browser")
-_DURATION = re.compile(r"^\s*(\d+\.\d+)s (call|setup|teardown)\s+(\S+)", re.M)
+_DURATION = re.compile(r"^\s*(\d+\.\d+)s (call|setup|teardown)\s+(.+?)\s*$", re.M)
 
 
 def run_step(step: str, repo: Path, log: Path) -> tuple[float, str]:
