@@ -56,7 +56,8 @@ def measure(chapter: Path, copies: int, jobs: int, work: Path, full: bool) -> di
         raise SystemExit(f"{chapter.stem}: solved copies graded below full marks ({wrong}) or the "
                          f"stubs passed {stubs.passed}: the grading is wrong, not slow")
     info_files = list((folder / ".grading" / "snapshots").glob("*/info.json"))
-    reference = json.loads(info_files[0].read_text()) if info_files else {}
+    newest = max(info_files, key=lambda p: p.stat().st_mtime) if info_files else None  # this chapter's
+    reference = json.loads(newest.read_text()) if newest else {}
     seconds, cpu = [r.seconds for r in solved], [r.cpu_seconds for r in solved]
     return {
         "chapter": chapter.stem, "path": "full" if full else "fast", "copies": copies, "jobs": jobs,
