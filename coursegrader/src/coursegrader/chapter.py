@@ -182,9 +182,8 @@ class Chapter:
 
 def _defined(source: str) -> set[str]:
     """Names a cell binds at its top level by assignment, ``for``, ``def`` or ``class`` (not imports)."""
-    try:
-        tree = ast.parse(_without_magics(source))
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return set()
     names = set()
     for node in tree.body:
@@ -198,9 +197,8 @@ def _defined(source: str) -> set[str]:
 
 
 def _loaded(source: str) -> set[str]:
-    try:
-        tree = ast.parse(_without_magics(source))
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return set()
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
             and not hasattr(builtins, n.id)}
@@ -209,15 +207,22 @@ def _loaded(source: str) -> set[str]:
 def _bound(source: str) -> set[str]:
     """Every name the code binds anywhere: assignments, loop and comprehension variables,
     function parameters, definitions (an exercise's own names, not the chapter's)."""
-    try:
-        tree = ast.parse(_without_magics(source))
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return set()
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     names |= {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments)
               for a in [*n.posonlyargs, *n.args, *n.kwonlyargs, n.vararg, n.kwarg] if a is not None}
     names |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     return names
+
+
+def _parse(source: str) -> ast.Module | None:
+    """A cell's code as a syntax tree (IPython magics blanked), or None when it does not parse."""
+    try:
+        return ast.parse(_without_magics(source))
+    except SyntaxError:
+        return None
 
 
 def _without_magics(source: str) -> str:
