@@ -7,7 +7,7 @@ compared quantities per seed, their mean and standard deviation, the paired diff
 (same seed, same data, only the compared setting changes) with its mean and standard deviation,
 and PASS or FAIL. A claim PASSES only when it holds on **every** seed, not on average.
 
-    python bench/claims.py                        # all claims; writes bench/results/claims.json
+    python bench/claims.py                        # all claims; writes vaelib/bench_results/claims.json
     python bench/claims.py --jobs 5 --threads 1   # one process per chapter (a machine with cores
                                                   # to spare, or a busy one: 1 thread each)
     python bench/claims.py --claims ch6           # only the claims whose name contains "ch6"
@@ -48,7 +48,7 @@ from vaelib.models import ConditionalVAE
 from vaelib.recipes import COURSE_RECIPE, PLAIN_RECIPE, SPRITES_BETAS, train_new_model, train_vae
 from vaelib.schedules import cosine_lr, linear_warmup
 
-RESULTS = Path(__file__).resolve().parent / "results" / "claims.json"
+RESULTS = Path(__file__).resolve().parents[1] / "vaelib" / "bench_results" / "claims.json"
 
 
 # ------------------------------------------------------------------------------ the machinery
@@ -680,7 +680,7 @@ def main() -> int:
                         help="PyTorch threads per process (1 is fastest on a busy machine)")
     parser.add_argument("--device", default=None)
     parser.add_argument("--output", type=Path, default=None,
-                        help="where to write the JSON (default bench/results/claims.json; with --quick "
+                        help="where to write the JSON (default vaelib/bench_results/claims.json; with --quick "
                              "or --claims nothing is written unless this or --update is given)")
     args = parser.parse_args()
     if args.list:

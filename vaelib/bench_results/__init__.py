@@ -1,8 +1,9 @@
 """The benchmarks' last results, shipped with the package so a chapter can quote them anywhere.
 
-``bench/vae_quality.py`` and ``bench/fit_throughput.py`` write their JSON files into this folder;
-the files are package data, so chapter 4 reads them the same way in a clone, in Colab, or from an
-installed wheel, without a path into the repository.
+``bench/vae_quality.py``, ``bench/fit_throughput.py`` and ``bench/claims.py`` (every comparison of
+the book on three seeds) write their JSON files into this folder; the files are package data, so a
+chapter reads and quotes them the same way in a clone, in Colab, or from an installed wheel,
+without a path into the repository.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
-NAMES = ("vae_quality", "fit_throughput")
+NAMES = ("vae_quality", "fit_throughput", "claims")
 
 
 def result_path(name: str) -> Path:
