@@ -100,6 +100,30 @@ def test_copies_show_citations_and_included_code_as_jupyterlab_can():
             assert f"`VAE.encode` in `vaelib/models.py`:\n\n```python\n{code}\n```" in text
 
 
+def test_copies_evaluate_the_glued_numbers_in_the_kernel():
+    """jupyterlab-myst cannot read myst-nb's glue outputs; the copy asks the kernel instead."""
+    cell = {"cell_type": "markdown",
+            "source": ["The bound is {glue:text}`test_nll:.2f` nats, {glue:text}`holds`."]}
+    copy = lab.for_jupyterlab({"cells": [cell]}, ROOT, {})
+    assert "".join(copy["cells"][0]["source"]) == (
+        'The bound is {eval}`vaelib.prose.text("test_nll", ".2f")` nats, '
+        '{eval}`vaelib.prose.text("holds", "")`.')
+    for path in sorted((ROOT / "chapters").glob("*.ipynb")):
+        notebook = lab.for_jupyterlab(json.loads(path.read_text(encoding="utf-8")), path.parent, {})
+        text = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+        assert "{glue" not in text, path.name
+
+
+def test_the_kernel_formats_a_glued_value_as_the_book_does():
+    from vaelib import prose
+
+    prose.glue("probe_value", 98.3149)
+    prose.glue("probe_words", "on every seed")
+    assert repr(prose.text("probe_value", ".2f")) == "98.31"
+    assert str(prose.text("probe_words")) == "on every seed"
+    assert repr(prose.text("probe_value", ".0%")) == "9831%"
+
+
 def test_a_literalinclude_of_a_missing_object_is_an_error(tmp_path):
     import pytest
 

@@ -18,7 +18,9 @@ MyST (directives, roles, exercises, solutions, numbered equations) but has neith
 bibliography nor its files: a `{cite}` role would show a bare key marked "Citation Not Found" and a
 `literalinclude` nothing at all. So in a copy every citation is written out as (Author, year) from
 `book/references.bib`, and every `literalinclude` becomes the code it includes, as it was when the
-copy was made.
+copy was made. A number the text quotes from the run, ``{glue:text}`key:fmt``` in the book
+(myst-nb reads it from the executed outputs), becomes ``{eval}`vaelib.prose.text("key", "fmt")```,
+which jupyterlab-myst evaluates in the kernel once the cells above it have run.
 
 It also switches on JupyterLab's "save widget state" for this Python environment (an
 `overrides.json` next to JupyterLab), so a reopened chapter shows its explorers and progress bars
@@ -60,6 +62,7 @@ def _digest(path: Path) -> str:
 
 
 _CITE = re.compile(r"\{cite(?::\w+)?\}`([^`]+)`")
+_GLUE_TEXT = re.compile(r"\{glue:text\}`([A-Za-z_]\w*)(?::([^`]*))?`")
 _INCLUDE = re.compile(r"```\{literalinclude\}[ \t]+(\S+)[ \t]*\n((?:[ \t]*:[\w-]+:.*\n)*)```")
 _ACCENTS = {"'": "\u0301", '"': "\u0308", "`": "\u0300", "^": "\u0302", "~": "\u0303", "c": "\u0327"}
 
@@ -109,7 +112,8 @@ def _included_code(target: str, options: str, base: Path) -> str:
 
 
 def for_jupyterlab(notebook: dict, base: Path, bibliography: dict[str, str]) -> dict:
-    """The notebook with citations written out and included code inlined (markdown cells only).
+    """The notebook with citations written out, included code inlined and glued numbers evaluated
+    in the kernel (markdown cells only).
 
     Args:
         notebook: nbformat JSON, changed in place and returned.
@@ -124,6 +128,7 @@ def for_jupyterlab(notebook: dict, base: Path, bibliography: dict[str, str]) -> 
             continue
         text = "".join(cell["source"])
         new = _INCLUDE.sub(lambda m: _included_code(m.group(1), m.group(2), base), _CITE.sub(cite, text))
+        new = _GLUE_TEXT.sub(lambda m: f'{{eval}}`vaelib.prose.text("{m.group(1)}", "{m.group(2) or ""}")`', new)
         if new != text:
             cell["source"] = new.splitlines(keepends=True)
     return notebook

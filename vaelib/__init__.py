@@ -24,6 +24,7 @@ The public surface, by responsibility:
 - :mod:`vaelib.web_explorer`, :mod:`vaelib.drawing_pad`: the explorers and the drawing pad that run in
   the rendered book's page, without a kernel
 - :mod:`vaelib.checks`: the exercises' checks
+- :mod:`vaelib.prose`: numbers that a chapter's text quotes from its run (glue)
 """
 
 from . import (
@@ -38,6 +39,7 @@ from . import (
     nets,
     plots,
     priors,
+    prose,
     recipes,
     runtime,
     sample_quality,
@@ -74,7 +76,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "bench_results", "checkpoint", "classifier", "data", "disentanglement", "evaluate", "losses",
-    "models", "nets", "plots", "priors", "recipes", "runtime", "sample_quality", "schedules", "train",
+    "models", "nets", "plots", "priors", "prose", "recipes", "runtime", "sample_quality", "schedules", "train",
     "SpriteSet", "make_sprites", "mutual_information_gap", "encode_means",
     "save_checkpoint", "load_checkpoint", "CheckpointError",
     "ImageSet", "load_mnist", "binarize", "fixed_binarization",

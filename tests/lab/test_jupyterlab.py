@@ -1,5 +1,7 @@
 """The chapters in a real JupyterLab, as a learner sees them after `make lab`.
 
+- Chapter 3 (a learner's copy): after Run All, the numbers its text quotes from the run
+  (``{glue:text}`` in the book, ``{eval}`` in the copy) show the values the run computed.
 - Chapter 2 (a learner's copy): typeset math, numbered equations, exercise blocks with their titles,
   citations as (Author, year), the included code, no raw MyST; opening it leaves it unmodified.
 - The explorers (tests/lab/explorers.ipynb: untrained models, so a run takes seconds): the figure
@@ -178,6 +180,26 @@ def test_chapter_2_reads_as_in_the_book(lab_page, jupyterlab):
     exercise_cell = panel.locator(".jp-Notebook .jp-Cell:has(aside:has-text('Exercise 1'))").first
     exercise_cell.scroll_into_view_if_needed()
     exercise_cell.screenshot(path=str(screenshot_dir() / "02_elbo-exercise.png"))
+    assert not page_errors(page), page_errors(page)
+
+
+def test_the_numbers_the_text_quotes_appear_after_a_run(lab_page, jupyterlab):
+    """jupyterlab-myst evaluates each {eval} of the copy in the kernel when its cell is run."""
+    import re
+
+    page = lab_page
+    panel = open_notebook(page, "03_reparameterization.ipynb")
+    run_all(page, timeout=600)
+    cell = panel.locator(".jp-Notebook .jp-MarkdownCell:has-text('times more samples for the gradient')").first
+    cell.scroll_into_view_if_needed()
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('.jp-MarkdownCell'))
+        .some(c => /needs \\d+ times more samples/.test(c.innerText))""", timeout=60_000)
+    text = cell.inner_text()
+    assert re.search(r"needs \d+ times more samples for the gradient in\s*μ", text), text[:400]
+    assert "{eval}" not in text and "{glue" not in text and "vaelib.prose" not in text
+    ratio = re.search(r"needs (\d+) times", text).group(1)
+    assert 10 <= int(ratio) <= 100, f"an implausible ratio {ratio}"
+    cell.screenshot(path=str(screenshot_dir() / "03_reparameterization-glued-numbers.png"))
     assert not page_errors(page), page_errors(page)
 
 
