@@ -16,7 +16,6 @@ from vaelib.data.sprites import (
     SpriteFactors,
     dsprites_factors,
     equivalent_orientations,
-    full_dsprites_grid,
     make_sprites,
     sprite_factors,
 )
@@ -157,15 +156,6 @@ def test_custom_grids_and_the_dsprites_sample():
     assert (s.factors[:, 0] == 3).all()  # the heart keeps its dSprites code
     d = make_sprites(dsprites_factors(), size=64, n=64, seed=0)
     assert d.x.shape == (64, 1, 64, 64) and d.factor_sizes == (3, 6, 40, 32, 32)
-
-
-def test_full_grid_is_lazy_and_in_file_order():
-    chunks = full_dsprites_grid(chunk_size=40, supersample=1)
-    first = next(chunks)
-    assert first.x.shape == (40, 1, 64, 64)
-    assert first.factor_indices[:, :3].eq(0).all()  # shape, scale, orientation fixed
-    assert first.factor_indices[:32, 3].eq(0).all() and first.factor_indices[32:, 3].eq(1).all()
-    assert first.factor_indices[:32, 4].tolist() == list(range(32))  # posY fastest
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -37,7 +37,7 @@ is reduced modulo the shape's symmetry before drawing); :func:`equivalent_orient
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +46,7 @@ import torch
 __all__ = [
     "SHAPES", "FACTOR_NAMES", "R_MAX", "SYMMETRY_PERIOD",
     "SpriteFactors", "SpriteSet", "sprite_factors", "dsprites_factors", "make_sprites",
-    "full_dsprites_grid", "equivalent_orientations",
+    "equivalent_orientations",
 ]
 
 SHAPES = ("square", "ellipse", "heart")  # dSprites' order; its shape values are 1, 2, 3
@@ -165,6 +165,8 @@ def dsprites_factors() -> SpriteFactors:
     """The published dSprites grid: 3 x 6 x 40 x 32 x 32 = 737,280 images.
 
     Its 40 orientations run from 0 to 2π *inclusive*, so indices 0 and 39 draw the same image.
+    ``make_sprites(dsprites_factors(), size=64)`` draws all of it (12 GB as float32);
+    ``n=10_000`` draws a random sample instead.
     """
     return SpriteFactors(
         shapes=SHAPES,
@@ -301,33 +303,6 @@ def make_sprites(grid: SpriteFactors | None = None, *, size: int = 32,
     what = "whole grid" if n is None else f"{n:,} random grid points, seed {seed}"
     return _draw(grid, flat, size=size, supersample=supersample, device=torch.device(device),
                  source=f"procedural sprites ({size}x{size}, {what})")
-
-
-def full_dsprites_grid(*, chunk_size: int = 8192, supersample: int = 3,
-                       device: str | torch.device = "cpu") -> Iterator[SpriteSet]:
-    """The full 64x64 dSprites grid, drawn lazily, ``chunk_size`` images at a time.
-
-    All 737,280 images would take 12 GB as float32, so they come in chunks, in the file's order
-    (shape slowest, posY fastest). ``make_sprites(dsprites_factors(), size=64, n=10_000)`` draws a
-    random sample of the same grid instead.
-
-    Args:
-        chunk_size: images per chunk.
-        supersample: sample points per pixel along each axis (odd).
-        device: where each chunk's tensors live.
-
-    Yields:
-        :class:`SpriteSet` chunks; the last may be shorter.
-    """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
-    _check_render_args(64, supersample)
-    grid = dsprites_factors()
-    total = len(grid)
-    for start in range(0, total, chunk_size):
-        stop = min(total, start + chunk_size)
-        yield _draw(grid, np.arange(start, stop), size=64, supersample=supersample,
-                    device=torch.device(device), source=f"procedural dSprites grid, images {start}-{stop - 1}")
 
 
 def _check_render_args(size: int, supersample: int) -> None:
