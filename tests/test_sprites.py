@@ -160,7 +160,7 @@ def test_custom_grids_and_the_dsprites_sample():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(size=4), "size"),
-    (dict(n=0), "n=0"),
+    (dict(n=0), "n must be a positive integer, got 0"),
     (dict(n=10**6), "between 1 and"),
     (dict(n=5, seed=-1), "seed"),
     (dict(supersample=2), "odd"),

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._validation import indices, integer, positive_int
 from .web_explorer import _b64, _network, _resource, _slider, export_decoder, export_encoder
 
 __all__ = ["BINARY_THRESHOLD", "DrawingPad", "page_elbo", "preprocess_strokes"]
@@ -184,8 +185,7 @@ class DrawingPad:
                  test_digits: int = 10, title: str = "Draw a digit: the encoder places it, the decoder redraws it"):
         if plane_model is None and latent_model is None:
             raise ValueError("Pass a plane_model (2-D), a latent_model, or both.")
-        if samples < 1:
-            raise ValueError(f"samples must be positive, got {samples}.")
+        samples = positive_int("samples", samples)
         self.models = {name: m for name, m in (("plane", plane_model), ("latent", latent_model)) if m is not None}
         self.exports = {}
         for name, model in self.models.items():
@@ -200,13 +200,12 @@ class DrawingPad:
         self.eps = {name: torch.randn(samples, m.latent_dim, generator=generator) for name, m in self.models.items()}
         self.dims = []
         if latent_model is not None:
-            self.dims = list(range(min(8, latent_model.latent_dim))) if dims is None else [int(d) for d in dims]
-            if any(not 0 <= d < latent_model.latent_dim for d in self.dims):
-                raise ValueError(f"dims must lie in 0..{latent_model.latent_dim - 1}, got {self.dims}.")
+            self.dims = (list(range(min(8, latent_model.latent_dim))) if dims is None
+                         else indices("dims", dims, latent_model.latent_dim))
         self.typical = {}
         self.test_images = torch.zeros(0, 1, DRAW_SIZE, DRAW_SIZE)
         if reference_images is not None:
-            grey = torch.as_tensor(reference_images).detach().cpu().float()[:max(0, int(test_digits))]
+            grey = torch.as_tensor(reference_images).detach().cpu().float()[:integer("test_digits", test_digits)]
             # (N, 1, 28, 28) -> 8-bit grey levels, as the page carries them (MNIST's own precision)
             self.test_images = (grey.clamp(0, 1) * 255).round().to(torch.uint8).reshape(-1, 1, DRAW_SIZE, DRAW_SIZE)
         if reference_images is not None:

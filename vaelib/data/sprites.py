@@ -37,11 +37,14 @@ is reduced modulo the shape's symmetry before drawing); :func:`equivalent_orient
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from .._validation import integer
 
 __all__ = [
     "SHAPES", "FACTOR_NAMES", "R_MAX", "SYMMETRY_PERIOD",
@@ -120,12 +123,11 @@ class SpriteFactors:
 
 
 def _spaced(arg, name: str, lo: float, hi: float, endpoint: bool) -> tuple[float, ...]:
-    if isinstance(arg, (int, np.integer)) and not isinstance(arg, bool):
-        if arg < 1:
-            raise ValueError(f"{name}={arg}: give a positive number of values or a sequence of values.")
-        if arg == 1 and endpoint:
+    if isinstance(arg, (bool, numbers.Integral)):  # a count of values (True is refused there)
+        count = integer(name, arg, at_least=1, advice="Give a number of values or a sequence of values.")
+        if count == 1 and endpoint:
             return ((lo + hi) / 2,)  # one value: the middle of the range, not its start
-        return tuple(np.linspace(lo, hi, int(arg), endpoint=endpoint).tolist())
+        return tuple(np.linspace(lo, hi, count, endpoint=endpoint).tolist())
     try:
         return tuple(float(v) for v in np.asarray(arg, dtype=np.float64).ravel())
     except (TypeError, ValueError) as err:
@@ -289,28 +291,22 @@ def make_sprites(grid: SpriteFactors | None = None, *, size: int = 32,
         grid = sprite_factors(**given)
     elif not isinstance(grid, SpriteFactors):
         raise ValueError(f"grid must be a SpriteFactors (see sprite_factors()), got {type(grid).__name__}.")
-    _check_render_args(size, supersample)
+    size = integer("size", size, at_least=8, advice="It is the image side in pixels.")
+    if integer("supersample", supersample, at_least=1) % 2 == 0:
+        raise ValueError(f"supersample must be odd (1, 3, 5, ...), got {supersample!r}.")
     total = len(grid)
     if n is None:
         flat = np.arange(total)
     else:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= total:
+        n = integer("n", n, at_least=1, advice="Or n=None for the whole grid.")
+        if n > total:
             raise ValueError(f"n={n!r}: ask for between 1 and {total:,} images (the grid's size), "
                              "or n=None for the whole grid.")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
-        flat = np.random.default_rng(seed).choice(total, size=int(n), replace=False)
+        seed = integer("seed", seed, at_least=0)
+        flat = np.random.default_rng(seed).choice(total, size=n, replace=False)
     what = "whole grid" if n is None else f"{n:,} random grid points, seed {seed}"
     return _draw(grid, flat, size=size, supersample=supersample, device=torch.device(device),
                  source=f"procedural sprites ({size}x{size}, {what})")
-
-
-def _check_render_args(size: int, supersample: int) -> None:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8:
-        raise ValueError(f"size must be an integer of at least 8 pixels, got {size!r}.")
-    if isinstance(supersample, bool) or not isinstance(supersample, (int, np.integer)) \
-            or supersample < 1 or supersample % 2 == 0:
-        raise ValueError(f"supersample must be a positive odd integer (1, 3, 5, ...), got {supersample!r}.")
 
 
 def _draw(grid: SpriteFactors, flat: np.ndarray, *, size: int, supersample: int,
