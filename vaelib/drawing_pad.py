@@ -20,17 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import page_assets as page
 from ._validation import indices, integer, positive_int
 from .losses import bernoulli_log_likelihood, kl_standard_normal
-from .page_assets import (
-    b64_array,
-    data_tag,
-    mount_script,
-    new_block_id,
-    slider_html,
-    style_tag,
-    weights_block,
-)
 from .web_explorer import export_decoder, export_encoder
 
 __all__ = ["BINARY_THRESHOLD", "DrawingPad", "page_elbo", "preprocess_strokes"]
@@ -282,16 +274,16 @@ class DrawingPad:
                 "test_digits": base64.b64encode(self.test_images.numpy().tobytes()).decode("ascii")}
         blocks = []
         for name, (encoder, decoder) in self.exports.items():
-            encoder_spec, encoder_block = weights_block(encoder.layers)
-            decoder_spec, decoder_block = weights_block(decoder.layers)
+            encoder_spec, encoder_block = page.weights_block(encoder.layers)
+            decoder_spec, decoder_block = page.weights_block(decoder.layers)
             blocks += [encoder_block, decoder_block]
             data["models"][name] = {
                 "latent_dim": encoder.latent_dim, "encoder": encoder_spec, "decoder": decoder_spec,
-                "eps": b64_array(self.eps[name].numpy().astype(np.float32)), "samples": self.samples,
+                "eps": page.b64_array(self.eps[name].numpy().astype(np.float32)), "samples": self.samples,
                 "typical": self.typical.get(name)}
-        uid = new_block_id()
+        uid = page.new_block_id()
         zoom = 4
-        parts = [style_tag(),
+        parts = [page.style_tag(),
                  f'<div class="vaelib-draw" id="{uid}" data-kind="draw">',
                  f'<div class="vaelib-explorer-title">{html.escape(title)}</div>',
                  '<div class="vaelib-explorer-body">',
@@ -326,7 +318,7 @@ class DrawingPad:
                       f'height="{DRAW_SIZE * 6}" role="img" aria-label="reconstruction by the {d}-D VAE"></canvas>'
                       '<figcaption>decoded at the sliders&rsquo; code</figcaption></figure>',
                       '<div class="vaelib-explorer-sliders">']
-            parts += [slider_html(k, 0.0, lo, hi, 0.05, f"z{k + 1}") for k in self.dims]
+            parts += [page.slider_html(k, 0.0, lo, hi, 0.05, f"z{k + 1}") for k in self.dims]
             parts += ['<button type="button" class="vaelib-draw-to-mu">back to &mu; of your digit</button></div>',
                       '<p class="vaelib-draw-score"></p></div></div>']
         # One live region for the whole pad (the score lines above are not live: two regions would
@@ -337,7 +329,7 @@ class DrawingPad:
             f'<p class="vaelib-explorer-note">Everything runs in your browser ({nbytes / 1024:.0f} KB of float16 '
             f'encoder and decoder weights; no kernel, no network). The ELBO is in nats per image; its '
             f'reconstruction term averages over {self.samples} fixed draws z = &mu; + &sigma;&epsilon;.</p>')
-        parts += [data_tag(data), *blocks, mount_script(uid)]
+        parts += [page.data_tag(data), *blocks, page.mount_script(uid)]
         parts.append('</div>')
         return "\n".join(parts)
 
