@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import io
 import pickle
 
 import pytest
@@ -82,8 +84,15 @@ def test_code_in_a_pickle_is_not_run(tmp_path):
 
     path = tmp_path / "evil.pt"
     with open(path, "wb") as f:
-        pickle.dump({"format": "vaelib-checkpoint-1", "x": Evil()}, f)
+        pickle.dump({"format": "vaelib-checkpoint-2", "x": Evil()}, f)
     with pytest.raises(CheckpointError):
+        load_checkpoint(path)
+    # Behind a valid header and checksum the pickle reaches torch.load, which must refuse it.
+    body = io.BytesIO()
+    torch.save({"format": "vaelib-checkpoint-2", "x": Evil()}, body)
+    framed = b"vaelib-checkpoint-2\nsha256:" + hashlib.sha256(body.getvalue()).hexdigest().encode() + b"\n"
+    path.write_bytes(framed + body.getvalue())
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
         load_checkpoint(path)
 
 

@@ -21,7 +21,6 @@ from vaelib.checks import (
     pathologies,
     registry,
     reparameterization,
-    run_check,
     vae,
 )
 from vaelib.checks.data import DataError, dumps, from_data, loads, to_data
@@ -172,12 +171,6 @@ def test_a_probe_may_refuse_but_never_accept():
 
     check = Check("x", probe=refusing, judge=lambda data: "yes")
     assert not check("anything") and check("anything").message == "no"
-
-
-def test_interim_run_check_form_still_works():
-    assert run_check("q", lambda: "fine").passed
-    assert run_check("q", lambda: (_ for _ in ()).throw(Hint("nope"))).message == "nope"
-    assert run_check("q", lambda: "never", NotImplemented).message.startswith("not written yet")
 
 
 def test_multiple_choice_is_a_check():

@@ -94,5 +94,5 @@ def test_active_units_counts_dimensions_that_move():
 
 def test_samples_must_be_positive(trained):
     model, x = trained
-    with pytest.raises(ValueError, match="samples must be at least 1"):
+    with pytest.raises(ValueError, match="samples must be a positive integer"):
         importance_log_likelihood(model, x, samples=0)

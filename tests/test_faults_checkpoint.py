@@ -7,14 +7,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from vaelib.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from vaelib.checkpoint import CheckpointError, _pack, load_checkpoint, save_checkpoint
 from vaelib.models import VAE
 
 
@@ -107,47 +106,39 @@ def test_numpy_scalars_are_kept_as_numbers_and_paths_are_refused_with_a_hint(tmp
         save_checkpoint(_tiny(), tmp_path / "n.pt", extra={"a": [1, np.zeros(2)]})
 
 
-def _legacy_save(model, path, **changes):
-    """A checkpoint as vaelib wrote them before it stored a checksum: torch.save of the dict."""
-    payload = {"format": "vaelib-checkpoint-1", "model": type(model).__name__,
+def _repacked(model, path, **changes):
+    """A file with a valid header and checksum around a payload that save_checkpoint would not write."""
+    payload = {"format": "vaelib-checkpoint-2", "model": type(model).__name__,
                "config": dict(model.config),
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                "extra": {}}
     payload.update(changes)
     payload = {k: v for k, v in payload.items() if v is not None}
-    torch.save(payload, path)
+    path.write_bytes(_pack(payload))
     return path
 
 
-@pytest.mark.filterwarnings("ignore:.*carries no checksum")
 def test_a_dict_without_the_expected_keys_is_a_clear_error(tmp_path):
-    path = _legacy_save(_tiny(), tmp_path / "m.pt", state_dict=None, config=None)
+    path = _repacked(_tiny(), tmp_path / "m.pt", state_dict=None, config=None)
     with pytest.raises(CheckpointError, match="lacks.*'config'.*'state_dict'"):
         load_checkpoint(path)
-    path = _legacy_save(_tiny(), tmp_path / "n.pt", config=[2, 4])
+    path = _repacked(_tiny(), tmp_path / "n.pt", config=[2, 4])
     with pytest.raises(CheckpointError, match="'config' should be a dict"):
         load_checkpoint(path)
-
-
-def test_checkpoints_written_before_the_checksum_still_load_with_a_warning(tmp_path):
-    model = _tiny()
-    path = _legacy_save(model, tmp_path / "old.pt")
-    with pytest.warns(UserWarning, match="no checksum.*save_checkpoint"):
-        loaded = load_checkpoint(path)
-    _assert_same_weights(model, loaded)
-
-
-def test_damaged_weights_in_an_old_checkpoint_are_detected(tmp_path):
-    model = _tiny()
-    path = _legacy_save(model, tmp_path / "old.pt")
-    data = path.read_bytes()
-    # A byte inside the stored tensors: find the first weight's raw bytes in the file.
-    weight = model.state_dict()["encoder.net.0.weight"].numpy().tobytes()
-    at = data.index(weight) + len(weight) // 2
-    path.write_bytes(_flip(data, at))
-    with warnings.catch_warnings(), pytest.raises(CheckpointError, match="damaged"):
-        warnings.simplefilter("ignore")
+    path = _repacked(_tiny(), tmp_path / "o.pt", format="vaelib-checkpoint-1")
+    with pytest.raises(CheckpointError, match="not written by vaelib.save_checkpoint"):
         load_checkpoint(path)
+
+
+def test_a_checkpoint_without_the_header_is_refused_with_a_hint(tmp_path):
+    path = tmp_path / "old.pt"
+    torch.save({"format": "vaelib-checkpoint-1", "model": "VAE"}, path)  # a bare torch.save
+    with pytest.raises(CheckpointError, match="not written by vaelib.save_checkpoint.*save_checkpoint"):
+        load_checkpoint(path)
+    damaged = save_checkpoint(_tiny(), tmp_path / "m.pt")
+    damaged.write_bytes(damaged.read_bytes().replace(b"sha256:", b"sha257:", 1))
+    with pytest.raises(CheckpointError, match="header is damaged"):
+        load_checkpoint(damaged)
 
 
 _KILLED_SAVE = textwrap.dedent("""

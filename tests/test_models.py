@@ -89,7 +89,7 @@ def test_gaussian_decoder_with_learned_sigma_has_a_parameter():
     ({"latent_dim": 0}, "latent_dim must be a positive integer"),
     ({"likelihood": "poisson"}, "likelihood='poisson' is unknown"),
     ({"arch": "transformer"}, "arch='transformer' is unknown"),
-    ({"sigma": 0.0, "likelihood": "gaussian"}, "sigma must be positive"),
+    ({"sigma": 0.0, "likelihood": "gaussian"}, "sigma must be a positive number"),
 ])
 def test_bad_constructor_arguments(kwargs, message):
     kwargs = {"latent_dim": 2, **kwargs}

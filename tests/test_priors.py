@@ -174,9 +174,9 @@ def test_free_bits_with_a_learned_prior_is_refused():
 
 @pytest.mark.parametrize("components", [0, -1, 2.5, True])
 def test_zero_components_is_a_clear_error(components):
-    with pytest.raises(ValueError, match="positive whole number of components"):
+    with pytest.raises(ValueError, match="components must be a positive integer"):
         MixturePrior(2, components=components)
-    with pytest.raises(ValueError, match="positive whole number of components"):
+    with pytest.raises(ValueError, match="components must be a positive integer"):
         _small_vae({"kind": "vamp", "components": components})
 
 
@@ -194,7 +194,7 @@ def test_vamp_without_an_encoder_says_what_to_do():
 
 @pytest.mark.parametrize("sigma", [0.0, -1.0, math.nan])
 def test_non_positive_sigma_is_a_clear_error(sigma):
-    with pytest.raises(ValueError, match="sigma must be positive"):
+    with pytest.raises(ValueError, match="sigma must be a positive number"):
         vaelib.VAE(2, likelihood="gaussian", sigma=sigma)
 
 
@@ -211,5 +211,5 @@ def test_gaussian_model_refuses_images_outside_the_unit_interval():
 def test_wrong_code_shape_is_a_clear_error():
     with pytest.raises(ValueError, match=r"\(\.\.\., 3\)"):
         _small_vae("mixture").log_prior(torch.zeros(4, 2))
-    with pytest.raises(ValueError, match="positive number of samples"):
+    with pytest.raises(ValueError, match="n must be a positive integer"):
         MixturePrior(2).sample(0)

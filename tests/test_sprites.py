@@ -16,7 +16,6 @@ from vaelib.data.sprites import (
     SpriteFactors,
     dsprites_factors,
     equivalent_orientations,
-    full_dsprites_grid,
     make_sprites,
     sprite_factors,
 )
@@ -159,18 +158,9 @@ def test_custom_grids_and_the_dsprites_sample():
     assert d.x.shape == (64, 1, 64, 64) and d.factor_sizes == (3, 6, 40, 32, 32)
 
 
-def test_full_grid_is_lazy_and_in_file_order():
-    chunks = full_dsprites_grid(chunk_size=40, supersample=1)
-    first = next(chunks)
-    assert first.x.shape == (40, 1, 64, 64)
-    assert first.factor_indices[:, :3].eq(0).all()  # shape, scale, orientation fixed
-    assert first.factor_indices[:32, 3].eq(0).all() and first.factor_indices[32:, 3].eq(1).all()
-    assert first.factor_indices[:32, 4].tolist() == list(range(32))  # posY fastest
-
-
 @pytest.mark.parametrize("kwargs, match", [
     (dict(size=4), "size"),
-    (dict(n=0), "n=0"),
+    (dict(n=0), "n must be a positive integer, got 0"),
     (dict(n=10**6), "between 1 and"),
     (dict(n=5, seed=-1), "seed"),
     (dict(supersample=2), "odd"),

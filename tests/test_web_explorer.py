@@ -19,13 +19,13 @@ import torch
 from vaelib.drawing_pad import DrawingPad, page_elbo, preprocess_strokes
 from vaelib.losses import kl_standard_normal_per_dim
 from vaelib.models import VAE, Autoencoder, ConditionalVAE
+from vaelib.page_assets import externalize_weights
 from vaelib.web_explorer import (
     UnsupportedDecoder,
     UnsupportedEncoder,
     explorer_html,
     export_decoder,
     export_encoder,
-    externalize_weights,
 )
 from vaelib.widgets import ConditionalExplorer, LatentExplorer, PlaneExplorer
 

@@ -1,13 +1,12 @@
 """Save a trained model with the arguments that built it; load it back, safely.
 
-A checkpoint holds a plain dict ``{"format", "model", "config", "state_dict", "extra"}``
-serialised with ``torch.save``. The file is that serialisation behind a two-line header: the
-format name and the SHA-256 of the bytes that follow, so a damaged file (one flipped byte is
-enough) is refused on loading instead of yielding changed weights; PyTorch's own zip container
-checks no checksums. Writing goes to a temporary file in the same folder, flushed to disk and
-then renamed over the target, so an interrupted save never leaves a half-written checkpoint;
+A checkpoint is a plain dict ``{"format", "model", "config", "state_dict", "extra"}`` serialised
+with ``torch.save``, behind a two-line header: the format name and the SHA-256 of the bytes that
+follow, so a damaged file (one flipped byte is enough) is refused instead of yielding changed
+weights; PyTorch's own zip container checks no checksums. Loading uses ``weights_only=True``: a
+checkpoint cannot run code on your machine. A save writes a temporary file in the same folder and
+renames it over the target, so an interrupted save never leaves a half-written checkpoint; the
 temporary files of saves that were killed outright are removed by the next save of that file.
-Loading uses ``weights_only=True``: a checkpoint cannot run code on your machine.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import os
 import pickle
 import re
 import tempfile
-import warnings
 import zipfile
 from pathlib import Path
 
@@ -33,7 +31,6 @@ from .runtime import get_device
 __all__ = ["save_checkpoint", "load_checkpoint", "CheckpointError"]
 
 FORMAT = "vaelib-checkpoint-2"
-LEGACY_FORMAT = "vaelib-checkpoint-1"  # a bare torch.save of the dict, without a checksum
 _HEADER = re.compile(rb"\Avaelib-checkpoint-2\nsha256:([0-9a-f]{64})\n")
 _KEYS = ("format", "model", "config", "state_dict", "extra")
 
@@ -123,7 +120,6 @@ def load_checkpoint(path: str | os.PathLike, *, device: str | torch.device | Non
     if not path.is_file():
         raise CheckpointError(f"No checkpoint at {path}: check the path, or train and save first.")
     payload = _unpack(path.read_bytes(), path)
-    _check_payload(payload, path)
     classes = _model_classes()
     try:
         model = classes[payload["model"]](**payload["config"])
@@ -146,64 +142,35 @@ def _pack(payload: dict) -> bytes:
 
 
 def _unpack(data: bytes, path: Path) -> dict:
-    """The payload dict of a checkpoint file's bytes, its checksum verified first."""
+    """The payload of a checkpoint file's bytes: checksum first, then a code-free load, then its keys."""
     if not data:
         raise CheckpointError(f"{path} is empty (0 bytes): a save or a copy that never finished. "
                               "Save the model again with save_checkpoint.")
     header = _HEADER.match(data)
-    if header is not None:
-        body = data[header.end():]
-        if hashlib.sha256(body).hexdigest() != header.group(1).decode():
-            raise CheckpointError(
-                f"{path} is not a readable checkpoint: it is damaged or truncated (its contents no "
-                "longer match the SHA-256 recorded when it was saved). Save the model again, or "
-                "use an intact copy of the file.")
-    elif data.startswith(b"PK\x03\x04"):  # a bare torch.save zip, as vaelib wrote before the header
-        body = data
-        _check_zip_crcs(data, path)
-    elif data.startswith(b"vaelib-checkpoint"):
+    if header is None:
+        what = ("its header is damaged, or it was written by another vaelib version"
+                if data.startswith(b"vaelib-checkpoint") else "it was not written by vaelib.save_checkpoint")
+        raise CheckpointError(f"{path} is not a readable checkpoint: {what} (this vaelib reads "
+                              f"{FORMAT!r}). Save the model again with save_checkpoint.")
+    body = data[header.end():]
+    if hashlib.sha256(body).hexdigest() != header.group(1).decode():
         raise CheckpointError(
-            f"{path} is not a readable checkpoint: its header is damaged, or it was written by a "
-            f"newer vaelib (this one reads {FORMAT!r}). Save the model again, or update vaelib.")
-    else:
-        raise CheckpointError(f"{path} is not a readable checkpoint (it is not a file that "
-                              "vaelib.save_checkpoint wrote); save the model with save_checkpoint.")
+            f"{path} is not a readable checkpoint: it is damaged or truncated (its contents no "
+            "longer match the SHA-256 recorded when it was saved). Save the model again, or "
+            "use an intact copy of the file.")
     try:
         payload = torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError,
             ValueError, TypeError, KeyError, IndexError) as err:
         raise CheckpointError(
-            f"{path} is not a readable checkpoint ({type(err).__name__}: {str(err).splitlines()[0]}). "
-            "It may be truncated or from another program; save it again with save_checkpoint."
-        ) from err
-    if isinstance(payload, dict) and payload.get("format") == LEGACY_FORMAT and header is None:
-        warnings.warn(
-            f"{path} was written by an older vaelib and carries no checksum, so damage to it cannot "
-            "always be detected; save it again with vaelib.save_checkpoint to add one.",
-            UserWarning, stacklevel=3)
-    elif header is None:
-        raise CheckpointError(f"{path} was not written by vaelib.save_checkpoint "
-                              f"(expected format {FORMAT!r}).")
+            f"{path} is not a readable checkpoint ({type(err).__name__}: {str(err).splitlines()[0]}); "
+            "save the model again with save_checkpoint.") from err
+    _check_payload(payload, path)
     return payload
 
 
-def _check_zip_crcs(data: bytes, path: Path) -> None:
-    """The CRC-32 of every member of a legacy zip checkpoint, which torch.load does not check."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            bad = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as err:
-        raise CheckpointError(
-            f"{path} is not a readable checkpoint: it is damaged or truncated ({err}). "
-            "Save the model again, or use an intact copy of the file.") from err
-    if bad is not None:
-        raise CheckpointError(
-            f"{path} is not a readable checkpoint: it is damaged (the CRC of its part {bad!r} "
-            "does not match). Save the model again, or use an intact copy of the file.")
-
-
 def _check_payload(payload, path: Path) -> None:
-    if not isinstance(payload, dict) or payload.get("format") not in (FORMAT, LEGACY_FORMAT):
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} was not written by vaelib.save_checkpoint "
                               f"(expected format {FORMAT!r}).")
     missing = [k for k in _KEYS if k not in payload]

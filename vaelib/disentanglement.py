@@ -21,6 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ._validation import integer
+
 __all__ = ["mutual_information_gap", "discretize", "discrete_mutual_information",
            "discrete_entropy"]
 
@@ -46,8 +48,7 @@ def discretize(codes, *, bins: int = 20) -> np.ndarray:
         (N, L) int64 bin numbers in 0 .. bins-1; a constant column falls into a single bin.
     """
     codes = _as_2d_array(codes, "codes").astype(np.float64)
-    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 2:
-        raise ValueError(f"bins must be an integer of at least 2, got {bins!r}.")
+    bins = integer("bins", bins, at_least=2)
     if not np.all(np.isfinite(codes)):
         raise ValueError("codes hold NaN or Inf; check the model (a diverged run?) before scoring it.")
     out = np.empty(codes.shape, dtype=np.int64)

@@ -1,11 +1,12 @@
 """The drawing pad: the reader draws a digit in the page, the encoder places it, the decoder redraws it.
 
-Kernel-free, like the explorers of :mod:`vaelib.web_explorer`, whose page script, stylesheet and
-float16 weight blocks it shares: the page centres and scales the strokes as MNIST's digits were
-(:func:`preprocess_strokes` is the Python twin of the page's code, so a test can compare them),
-runs the encoder, places the code on a map of training codes, decodes it, and scores it with the
-ELBO (:func:`page_elbo`, with standard-normal draws that the page carries, so PyTorch reproduces
-the number the reader sees).
+Kernel-free, like the explorers of :mod:`vaelib.web_explorer`, with the same page script,
+stylesheet and float16 weight blocks (:mod:`vaelib.page_assets`): the page centres and scales the
+strokes as MNIST's digits were (:func:`preprocess_strokes` is the Python twin of the page's code,
+so a test can compare them), runs the encoder, places the code on a map of training codes,
+decodes it, and scores it with the ELBO. The page computes that ELBO in its script; in Python,
+:func:`page_elbo` computes it with the library's own terms (:mod:`vaelib.losses`) from the
+standard-normal draws that the page carries, so PyTorch reproduces the number the reader sees.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
-import uuid
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from .web_explorer import _b64, _network, _resource, _slider, export_decoder, export_encoder
+from . import page_assets as page
+from ._validation import indices, integer, positive_int
+from .losses import bernoulli_log_likelihood, kl_standard_normal
+from .web_explorer import export_decoder, export_encoder
 
 __all__ = ["BINARY_THRESHOLD", "DrawingPad", "page_elbo", "preprocess_strokes"]
 
@@ -129,13 +131,13 @@ def _elbo_terms(encode: Callable, decode_logits: Callable, x: torch.Tensor, eps:
     mu, logvar = encode(x)
     # float64 from here on, as the page computes: the sums run over hundreds of terms
     mu, logvar = mu.cpu().double(), logvar.cpu().double()
-    z = mu[:, None] + torch.exp(0.5 * logvar)[:, None] * eps.cpu().double()[None]  # (N, S, D)
-    logits = decode_logits(z.reshape(-1, z.shape[-1]).float()).cpu().double()  # (N*S, C, H, W)
-    logits = logits.reshape(z.shape[0], z.shape[1], -1)  # (N, S, C*H*W)
-    target = x.reshape(x.shape[0], 1, -1).double().expand_as(logits)
-    log_px = -nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(2)  # (N, S)
-    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)  # (N,) nats
-    reconstruction = log_px.mean(1)
+    n, s = mu.shape[0], eps.shape[0]
+    # the page's fixed draws instead of fresh noise: z = mu + sigma * eps, (N, S, D)
+    z = mu[:, None] + torch.exp(0.5 * logvar)[:, None] * eps.cpu().double()[None]
+    logits = decode_logits(z.reshape(n * s, -1).float()).cpu().double()  # (N*S, C, H, W)
+    target = x.double().repeat_interleave(s, dim=0)  # (N, C, H, W) -> (N*S, C, H, W), as z
+    reconstruction = bernoulli_log_likelihood(logits, target).reshape(n, s).mean(1)  # (N,) nats
+    kl = kl_standard_normal(mu, logvar)  # (N,) nats
     return {"elbo": reconstruction - kl, "reconstruction": reconstruction, "kl": kl,
             "mu": mu.float(), "logvar": logvar.float()}
 
@@ -184,8 +186,7 @@ class DrawingPad:
                  test_digits: int = 10, title: str = "Draw a digit: the encoder places it, the decoder redraws it"):
         if plane_model is None and latent_model is None:
             raise ValueError("Pass a plane_model (2-D), a latent_model, or both.")
-        if samples < 1:
-            raise ValueError(f"samples must be positive, got {samples}.")
+        samples = positive_int("samples", samples)
         self.models = {name: m for name, m in (("plane", plane_model), ("latent", latent_model)) if m is not None}
         self.exports = {}
         for name, model in self.models.items():
@@ -200,13 +201,12 @@ class DrawingPad:
         self.eps = {name: torch.randn(samples, m.latent_dim, generator=generator) for name, m in self.models.items()}
         self.dims = []
         if latent_model is not None:
-            self.dims = list(range(min(8, latent_model.latent_dim))) if dims is None else [int(d) for d in dims]
-            if any(not 0 <= d < latent_model.latent_dim for d in self.dims):
-                raise ValueError(f"dims must lie in 0..{latent_model.latent_dim - 1}, got {self.dims}.")
+            self.dims = (list(range(min(8, latent_model.latent_dim))) if dims is None
+                         else indices("dims", dims, latent_model.latent_dim))
         self.typical = {}
         self.test_images = torch.zeros(0, 1, DRAW_SIZE, DRAW_SIZE)
         if reference_images is not None:
-            grey = torch.as_tensor(reference_images).detach().cpu().float()[:max(0, int(test_digits))]
+            grey = torch.as_tensor(reference_images).detach().cpu().float()[:integer("test_digits", test_digits)]
             # (N, 1, 28, 28) -> 8-bit grey levels, as the page carries them (MNIST's own precision)
             self.test_images = (grey.clamp(0, 1) * 255).round().to(torch.uint8).reshape(-1, 1, DRAW_SIZE, DRAW_SIZE)
         if reference_images is not None:
@@ -274,16 +274,16 @@ class DrawingPad:
                 "test_digits": base64.b64encode(self.test_images.numpy().tobytes()).decode("ascii")}
         blocks = []
         for name, (encoder, decoder) in self.exports.items():
-            encoder_spec, encoder_block = _network(encoder.layers)
-            decoder_spec, decoder_block = _network(decoder.layers)
+            encoder_spec, encoder_block = page.weights_block(encoder.layers)
+            decoder_spec, decoder_block = page.weights_block(decoder.layers)
             blocks += [encoder_block, decoder_block]
             data["models"][name] = {
                 "latent_dim": encoder.latent_dim, "encoder": encoder_spec, "decoder": decoder_spec,
-                "eps": _b64(self.eps[name].numpy().astype(np.float32)), "samples": self.samples,
+                "eps": page.b64_array(self.eps[name].numpy().astype(np.float32)), "samples": self.samples,
                 "typical": self.typical.get(name)}
-        uid = f"vaelib-explorer-{uuid.uuid4().hex[:12]}"
+        uid = page.new_block_id()
         zoom = 4
-        parts = [f'<style>{_resource("web_explorer.css")}</style>',
+        parts = [page.style_tag(),
                  f'<div class="vaelib-draw" id="{uid}" data-kind="draw">',
                  f'<div class="vaelib-explorer-title">{html.escape(title)}</div>',
                  '<div class="vaelib-explorer-body">',
@@ -318,7 +318,7 @@ class DrawingPad:
                       f'height="{DRAW_SIZE * 6}" role="img" aria-label="reconstruction by the {d}-D VAE"></canvas>'
                       '<figcaption>decoded at the sliders&rsquo; code</figcaption></figure>',
                       '<div class="vaelib-explorer-sliders">']
-            parts += [_slider(k, 0.0, lo, hi, 0.05, f"z{k + 1}") for k in self.dims]
+            parts += [page.slider_html(k, 0.0, lo, hi, 0.05, f"z{k + 1}") for k in self.dims]
             parts += ['<button type="button" class="vaelib-draw-to-mu">back to &mu; of your digit</button></div>',
                       '<p class="vaelib-draw-score"></p></div></div>']
         # One live region for the whole pad (the score lines above are not live: two regions would
@@ -329,9 +329,7 @@ class DrawingPad:
             f'<p class="vaelib-explorer-note">Everything runs in your browser ({nbytes / 1024:.0f} KB of float16 '
             f'encoder and decoder weights; no kernel, no network). The ELBO is in nats per image; its '
             f'reconstruction term averages over {self.samples} fixed draws z = &mu; + &sigma;&epsilon;.</p>')
-        parts.append(f'<script type="application/json" class="vaelib-explorer-data">{json.dumps(data)}</script>')
-        parts += blocks
-        parts.append(f'<script>{_resource("web_explorer.js")}\nwindow.vaelibExplorer.mount(document.getElementById("{uid}"));</script>')
+        parts += [page.data_tag(data), *blocks, page.mount_script(uid)]
         parts.append('</div>')
         return "\n".join(parts)
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ._validation import integer, number, positive_int
 from .losses import bernoulli_log_likelihood, gaussian_log_likelihood
 from .nets import make_decoder, make_encoder, mlp
 from .priors import StandardNormalPrior, make_prior
@@ -38,8 +39,8 @@ class Autoencoder(nn.Module):
     def __init__(self, latent_dim: int = 2, *, hidden: Sequence[int] = (400,),
                  image_shape: Sequence[int] = MNIST_SHAPE, arch: str = "mlp", linear: bool = False):
         super().__init__()
-        _check_latent_dim(latent_dim)
-        hidden = () if linear else tuple(int(h) for h in hidden)
+        latent_dim = integer("latent_dim", latent_dim, at_least=1)
+        hidden = () if linear else _hidden_sizes(hidden)
         self.config = dict(latent_dim=latent_dim, hidden=list(hidden), image_shape=list(image_shape),
                            arch=arch, linear=linear)
         self.latent_dim = latent_dim
@@ -106,12 +107,11 @@ class VAE(_WithPrior, nn.Module):
                  likelihood: str = "bernoulli", sigma: float = 0.1, learn_sigma: bool = False,
                  prior: str | dict | None = None):
         super().__init__()
-        _check_latent_dim(latent_dim)
+        latent_dim = integer("latent_dim", latent_dim, at_least=1)
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood={likelihood!r} is unknown; use one of {LIKELIHOODS}.")
-        if not sigma > 0:
-            raise ValueError(f"sigma must be positive, got {sigma}.")
-        hidden = tuple(int(h) for h in hidden)
+        sigma = number("sigma", sigma, above=0)
+        hidden = _hidden_sizes(hidden)
         self.config = dict(latent_dim=latent_dim, hidden=list(hidden), image_shape=list(image_shape),
                            arch=arch, likelihood=likelihood, sigma=sigma, learn_sigma=learn_sigma)
         self.latent_dim = latent_dim
@@ -183,9 +183,8 @@ class VAE(_WithPrior, nn.Module):
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Decode ``n`` draws from the prior p(z): mean images in [0, 1], (n, C, H, W)."""
-        if int(n) < 1:
-            raise ValueError(f"n must be a positive number of samples, got {n}.")
-        return torch.sigmoid(self.decode(self.prior.sample(int(n), generator=generator)))
+        n = positive_int("n", n)
+        return torch.sigmoid(self.decode(self.prior.sample(n, generator=generator)))
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
@@ -209,9 +208,8 @@ def _weights_dtype(model: nn.Module) -> torch.dtype | None:
     return param.dtype if param is not None else None
 
 
-def _check_latent_dim(latent_dim: int) -> None:
-    if not isinstance(latent_dim, int) or latent_dim < 1:
-        raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}.")
+def _hidden_sizes(hidden: Sequence[int]) -> tuple[int, ...]:
+    return tuple(integer("each hidden size", h, at_least=1) for h in hidden)
 
 
 def _check_images(x: torch.Tensor, image_shape: tuple[int, ...],
@@ -274,10 +272,9 @@ class ConditionalVAE(_WithPrior, nn.Module):
     def __init__(self, latent_dim: int = 20, *, num_classes: int = 10, hidden: Sequence[int] = (400,),
                  image_shape: Sequence[int] = MNIST_SHAPE):
         super().__init__()
-        _check_latent_dim(latent_dim)
-        if not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"num_classes must be an integer of at least 2, got {num_classes!r}.")
-        hidden = tuple(int(h) for h in hidden)
+        latent_dim = integer("latent_dim", latent_dim, at_least=1)
+        num_classes = integer("num_classes", num_classes, at_least=2)
+        hidden = _hidden_sizes(hidden)
         self.config = dict(latent_dim=latent_dim, num_classes=num_classes, hidden=list(hidden),
                            image_shape=list(image_shape))
         self.latent_dim = latent_dim

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ._validation import integer, positive_int
 from .losses import log_normal_diagonal
 
 __all__ = ["StandardNormalPrior", "MixturePrior", "VampPrior", "make_prior", "PRIOR_KINDS"]
@@ -27,16 +28,8 @@ PRIOR_KINDS = ("standard", "mixture", "vamp")
 
 
 def _check_count(components: int, what: str) -> int:
-    if isinstance(components, bool) or not isinstance(components, int) or components < 1:
-        raise ValueError(f"A {what} needs a positive whole number of components, got {components!r}; "
-                         "use at least 1 (10, one per digit class, is a good start).")
-    return components
-
-
-def _check_n(n: int) -> int:
-    if int(n) < 1:
-        raise ValueError(f"n must be a positive number of samples, got {n}.")
-    return int(n)
+    return integer("components", components, at_least=1,
+                   advice=f"A {what} needs at least 1 (10, one per digit class, is a good start).")
 
 
 def _check_z(z: torch.Tensor, latent_dim: int) -> None:
@@ -70,7 +63,7 @@ class StandardNormalPrior(nn.Module):
 
     def __init__(self, latent_dim: int):
         super().__init__()
-        self.latent_dim = int(latent_dim)
+        self.latent_dim = integer("latent_dim", latent_dim, at_least=1)
         self.spec = {"kind": "standard"}
         # Not saved (persistent=False): only tells sample() which device the model is on.
         self.register_buffer("_anchor", torch.zeros(0), persistent=False)
@@ -84,7 +77,7 @@ class StandardNormalPrior(nn.Module):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n codes (n, D) from N(0, I), on the prior's device."""
         device = self._anchor.device
-        return torch.randn(_check_n(n), self.latent_dim, generator=generator,
+        return torch.randn(positive_int("n", n), self.latent_dim, generator=generator,
                            device="cpu" if generator is not None else device).to(device)
 
 
@@ -103,7 +96,7 @@ class MixturePrior(nn.Module):
     def __init__(self, latent_dim: int, components: int = 10, *, seed: int = 0):
         super().__init__()
         components = _check_count(components, "mixture prior")
-        self.latent_dim = int(latent_dim)
+        self.latent_dim = integer("latent_dim", latent_dim, at_least=1)
         self.spec = {"kind": "mixture", "components": components}
         gen = torch.Generator().manual_seed(seed)
         self.means = nn.Parameter(torch.randn(components, self.latent_dim, generator=gen))
@@ -118,7 +111,7 @@ class MixturePrior(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n codes (n, D): a component by its weight, then a draw from that Gaussian."""
-        return _mixture_sample(_check_n(n), self.means, self.logvars, self.logits, generator)
+        return _mixture_sample(positive_int("n", n), self.means, self.logvars, self.logits, generator)
 
 
 class VampPrior(nn.Module):
@@ -140,7 +133,7 @@ class VampPrior(nn.Module):
                  image_shape: Sequence[int] = (1, 28, 28), seed: int = 0):
         super().__init__()
         components = _check_count(components, "VampPrior")
-        self.latent_dim = int(latent_dim)
+        self.latent_dim = integer("latent_dim", latent_dim, at_least=1)
         self.spec = {"kind": "vamp", "components": components}
         gen = torch.Generator().manual_seed(seed)
         # sigmoid(-2 + noise) ~ 0.12: faint grey images, near the mean of MNIST's pixels
@@ -174,7 +167,7 @@ class VampPrior(nn.Module):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n codes (n, D): a pseudo-input uniformly, then a draw from the encoder's q(z|u)."""
         mu, logvar = self.components_()
-        return _mixture_sample(_check_n(n), mu, logvar, torch.zeros(mu.shape[0], device=mu.device), generator)
+        return _mixture_sample(positive_int("n", n), mu, logvar, torch.zeros(mu.shape[0], device=mu.device), generator)
 
 
 def make_prior(spec: str | dict | None, latent_dim: int, *,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ._validation import number
 from .data import binarize
 from .losses import elbo
 from .models import VAE
@@ -150,8 +151,7 @@ def train_vae(recipe: Recipe, x: torch.Tensor, *, beta: float = 1.0,
     Raises:
         ValueError: ``beta`` is not a positive number or ``x`` is not a batch of images.
     """
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0:
-        raise ValueError(f"beta must be a positive number (1 is the plain VAE), got {beta!r}.")
+    beta = number("beta", beta, above=0, advice="1 is the plain VAE.")
     if x.dim() != 4:
         raise ValueError(f"x must be images of shape (N, C, H, W), got {tuple(x.shape)}.")
     beta = float(beta)

@@ -12,6 +12,8 @@ import random
 import numpy as np
 import torch
 
+from ._validation import integer
+
 __all__ = ["env_flag", "get_device", "seed_everything"]
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -101,8 +103,7 @@ def seed_everything(seed: int) -> torch.Generator:
     Returns:
         A CPU ``torch.Generator`` seeded with ``seed``, for code that wants its own stream.
     """
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    seed = integer("seed", seed, at_least=0)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device

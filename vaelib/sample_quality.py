@@ -12,6 +12,8 @@ import math
 import numpy as np
 import torch
 
+from ._validation import number
+
 __all__ = ["mode_coverage", "label_spread", "gaussian_frechet_distance", "frechet_distance"]
 
 
@@ -49,8 +51,7 @@ def mode_coverage(samples, centers, std: float, *, radius: float = 3.0,
         raise ValueError(f"samples (N, D) and centers (K, D) must share D; got {s.shape} and {c.shape}.")
     if len(s) == 0:
         raise ValueError("no samples to score; draw at least one.")
-    if not (std > 0 and radius > 0):
-        raise ValueError(f"std and radius must be positive, got std={std}, radius={radius}.")
+    std, radius = number("std", std, above=0), number("radius", radius, above=0)
     if not np.isfinite(s).all():
         raise ValueError("samples contain NaN or Inf; the generator diverged, so there is nothing to score.")
     dist = np.sqrt(((s[:, None, :] - c[None]) ** 2).sum(-1))  # (N, K)

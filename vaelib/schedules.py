@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import numpy as np
+from ._validation import integer, number
 
 __all__ = ["constant", "linear_warmup", "cyclical", "cosine_lr"]
 
@@ -29,15 +29,7 @@ Schedule = Callable[[int], float]
 
 
 def _check_step(step: int) -> int:
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-        raise ValueError(f"step must be a non-negative integer (0-based optimizer step), got {step!r}.")
-    return int(step)
-
-
-def _check_count(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer of at least {minimum}, got {value!r}.")
-    return int(value)
+    return integer("step", step, at_least=0, advice="It is the 0-based optimizer step.")
 
 
 def constant(weight: float = 1.0) -> Schedule:
@@ -46,9 +38,7 @@ def constant(weight: float = 1.0) -> Schedule:
     Args:
         weight: a finite, non-negative number.
     """
-    weight = float(weight)
-    if not (math.isfinite(weight) and weight >= 0):
-        raise ValueError(f"weight must be a finite non-negative number, got {weight!r}.")
+    weight = number("weight", weight, at_least=0)
 
     def schedule(step: int) -> float:
         _check_step(step)
@@ -63,7 +53,7 @@ def linear_warmup(steps: int) -> Schedule:
     Args:
         steps: length of the ramp in optimizer steps; 0 means no warm-up (always 1).
     """
-    steps = _check_count(steps, "steps", 0)
+    steps = integer("steps", steps, at_least=0)
 
     def schedule(step: int) -> float:
         step = _check_step(step)
@@ -85,13 +75,11 @@ def cyclical(total_steps: int, *, cycles: int = 4, ratio: float = 0.5) -> Schedu
         cycles: number of cycles, between 1 and ``total_steps``.
         ratio: the fraction of each cycle spent ramping, in (0, 1].
     """
-    total_steps = _check_count(total_steps, "total_steps", 1)
-    cycles = _check_count(cycles, "cycles", 1)
+    total_steps = integer("total_steps", total_steps, at_least=1)
+    cycles = integer("cycles", cycles, at_least=1)
     if cycles > total_steps:
         raise ValueError(f"cycles={cycles} is more than total_steps={total_steps}; a cycle needs a step at least.")
-    ratio = float(ratio)
-    if not 0 < ratio <= 1:
-        raise ValueError(f"ratio must lie in (0, 1] (the ramp's share of a cycle), got {ratio!r}.")
+    ratio = number("ratio", ratio, above=0, at_most=1, advice="It is the ramp's share of a cycle.")
     period = total_steps / cycles  # may be fractional, as in the paper
 
     def schedule(step: int) -> float:
@@ -114,8 +102,11 @@ def cosine_lr(total_steps: int, warmup: int = 0) -> Schedule:
         total_steps: the steps the schedule covers (warm-up included).
         warmup: warm-up steps; 0 starts at the full rate.
     """
+    total_steps = integer("total_steps", total_steps, at_least=1)
+    warmup = integer("warmup", warmup, at_least=0)
 
     def factor(step: int) -> float:
+        step = _check_step(step)
         if step < warmup:
             return (step + 1) / warmup
         progress = (step - warmup) / max(1, total_steps - warmup)

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import sympy as sp
 
+from ._validation import integer
+
 if TYPE_CHECKING:
     from IPython.display import Math
 
@@ -154,8 +156,7 @@ def elbo_identity_discrete_residual(k: int = 3) -> sp.Expr:
     The joint probabilities p(x, z=j) are free positive symbols ``p_j``; q is any distribution
     on the k values (``q_k = 1 - q_1 - ... - q_{k-1}``). The result simplifies to 0.
     """
-    if k < 2:
-        raise ValueError(f"k must be at least 2 latent values, got {k}.")
+    k = integer("k", k, at_least=2, advice="It is the number of latent values.")
     p = sp.symbols(f"p_1:{k + 1}", positive=True)
     q_free = sp.symbols(f"q_1:{k}", positive=True)
     q = (*q_free, 1 - sum(q_free))
@@ -238,8 +239,7 @@ def gaussian_kl_diagonal_steps(d: int = 2) -> Steps:
         integral), ``per_dim_sum`` (sum of :func:`gaussian_kl_standard_normal` terms), ``residual``
         (their difference, 0) and ``general`` (the formula for any D as a sympy ``Sum``).
     """
-    if d < 1:
-        raise ValueError(f"d must be a positive number of dimensions, got {d}.")
+    d = integer("d", d, at_least=1, advice="It is the number of latent dimensions.")
     z = sp.symbols(f"z_1:{d + 1}", real=True)
     mu = sp.symbols(f"mu_1:{d + 1}", real=True)
     ell = sp.symbols(f"ell_1:{d + 1}", real=True)
@@ -268,8 +268,7 @@ def gaussian_kl_diagonal(d: int) -> DiagonalKL:
         :class:`DiagonalKL` with the expression and its symbols ``mu_1..mu_d``, ``ell_1..ell_d``,
         ready for ``sympy.lambdify((mu, ell), expr)``.
     """
-    if d < 1:
-        raise ValueError(f"d must be a positive number of dimensions, got {d}.")
+    d = integer("d", d, at_least=1, advice="It is the number of latent dimensions.")
     mu = sp.symbols(f"mu_1:{d + 1}", real=True)
     ell = sp.symbols(f"ell_1:{d + 1}", real=True)
     mu_s, ell_s = _real("mu ell")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from ._validation import positive_int
+from ._validation import number, positive_int
 from .runtime import env_flag
 
 __all__ = ["fit", "History", "NonFiniteLossError"]
@@ -156,8 +156,8 @@ def fit(
         raise ValueError(f"x has {n} examples but y has {y.shape[0]}; they must match.")
     if eval_every is not None:
         eval_every = positive_int("eval_every", eval_every)
-    if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
-        raise ValueError(f"time_limit must be a positive number of seconds (or None), got {time_limit!r}.")
+    if time_limit is not None:
+        time_limit = number("time_limit", time_limit, above=0, advice="It is in seconds; None: no limit.")
 
     params = [p for p in model.parameters() if p.requires_grad]
     device = params[0].device if params else torch.device("cpu")

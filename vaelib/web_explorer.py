@@ -13,33 +13,33 @@ Nothing is loaded from anywhere else.
 JupyterLab shows the widget, the book (which cannot run widgets) shows this.
 
 :func:`export_encoder` stores an encoder in the same format, for the drawing pad
-(:mod:`vaelib.drawing_pad`), which shares this module's page script and weight blocks.
-
-Weights travel as separate base64 blocks keyed by a hash of their bytes. In a notebook they stay in
-the output, so the block works alone; the book's Sphinx extension (``book/_ext/vaelib_weights.py``)
-moves each into a script file next to the page (:func:`externalize_weights`), which keeps the
-chapters' HTML small, loads a decoder shared by two blocks once, and works from ``file://``.
+(:mod:`vaelib.drawing_pad`). Both write their blocks with :mod:`vaelib.page_assets` (weights,
+data, controls and the page script), in the one format that the book's Sphinx extension reads.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
-import json
 import math
-import re
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["DecoderExport", "EncoderExport", "UnsupportedDecoder", "UnsupportedEncoder", "explorer_html",
-           "export_decoder", "export_encoder", "externalize_weights"]
+from .page_assets import (
+    b64_array,
+    data_tag,
+    mount_script,
+    new_block_id,
+    slider_html,
+    style_tag,
+    weights_block,
+)
+
+__all__ = ["DecoderExport", "EncoderExport", "PageLinear", "UnsupportedDecoder", "UnsupportedEncoder",
+           "explorer_html", "export_decoder", "export_encoder"]
 
 
 class UnsupportedDecoder(ValueError):
@@ -204,75 +204,6 @@ def export_encoder(model: nn.Module) -> EncoderExport:
     return EncoderExport([_to_page(m, UnsupportedEncoder) for m in linears], int(model.latent_dim), shape)
 
 
-def _b64(array: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tobytes()).decode("ascii")
-
-
-# Weights travel as one base64 block per network, named by a hash of its bytes: a block that the
-# book's extension moved into a file is found again under that name (see externalize_weights).
-WEIGHTS_TYPE = "application/vnd.vaelib.weights+base64"
-_WEIGHTS_BLOCK = re.compile(
-    r'<script type="application/vnd\.vaelib\.weights\+base64" class="vaelib-weights" '
-    r'data-key="([0-9a-f]{16})">([A-Za-z0-9+/=]*)</script>')
-
-
-def _network(layers: list[PageLinear]) -> tuple[dict, str]:
-    """The page's description of a network (JSON) and its weights block (HTML).
-
-    The block holds, per layer, the float16 weights (rows x cols, row-major) and then the float32
-    biases, little-endian; the description gives each layer's byte offsets into it.
-    """
-    chunks, spec, offset = [], [], 0
-    for layer in layers:
-        w = np.ascontiguousarray(layer.weight16, dtype="<f2").tobytes()
-        b = np.ascontiguousarray(layer.bias, dtype="<f4").tobytes()
-        spec.append({"rows": int(layer.weight16.shape[0]), "cols": int(layer.weight16.shape[1]),
-                     "w": offset, "b": offset + len(w)})
-        chunks += [w, b]
-        offset += len(w) + len(b)
-    blob = b"".join(chunks)
-    key = hashlib.sha256(blob).hexdigest()[:16]
-    text = base64.b64encode(blob).decode("ascii")
-    block = f'<script type="{WEIGHTS_TYPE}" class="vaelib-weights" data-key="{key}">{text}</script>'
-    return {"key": key, "layers": spec}, block
-
-
-def externalize_weights(page: str, write: Callable[[str, str], str]) -> str:
-    """Move every weights block of an HTML page into a script file; return the new page.
-
-    Args:
-        page: HTML with the blocks that :func:`explorer_html` and :class:`vaelib.drawing_pad.DrawingPad` write.
-        write: ``write(key, script_text) -> url`` stores a file's text (once per key is enough: the
-            text depends on the key only) and returns the URL the page should load it from.
-
-    Returns:
-        The page with each block replaced by ``<script src=url>``. A classic script runs before
-        the parser goes on, so the explorers' scripts further down find the weights already there,
-        from a server or from ``file://`` alike. A key repeated in one page is loaded once.
-    """
-    seen: set[str] = set()
-
-    def replace(match: re.Match) -> str:
-        key, text = match.group(1), match.group(2)
-        if key in seen:
-            return ""
-        seen.add(key)
-        script = f'(window.vaelibWeights = window.vaelibWeights || {{}})["{key}"] = "{text}";\n'
-        return f'<script src="{html.escape(write(key, script), quote=True)}" data-vaelib-weights="{key}"></script>'
-
-    return _WEIGHTS_BLOCK.sub(replace, page)
-
-
-def _resource(name: str) -> str:
-    return resources.files("vaelib").joinpath(name).read_text(encoding="utf-8")
-
-
-def _slider(d: int, value: float, lo: float, hi: float, step: float, name: str) -> str:
-    return (f'<label class="vaelib-explorer-slider"><span>{html.escape(name)}</span>'
-            f'<input type="range" min="{lo}" max="{hi}" step="{step}" value="{value:.4f}" data-dim="{d}" '
-            f'aria-label="latent {html.escape(name)}"><output>{value:.2f}</output></label>')
-
-
 def explorer_html(export: DecoderExport, *, kind: str, title: str, z0: torch.Tensor, dims: list[int],
                   value_range: tuple[float, float], step: float, reference: torch.Tensor,
                   label: int | None = None, figure_png: bytes = b"", figure_caption: str = "",
@@ -304,20 +235,20 @@ def explorer_html(export: DecoderExport, *, kind: str, title: str, z0: torch.Ten
     in_page = export.decode(z0.unsqueeze(0), labels)[0]
     reference = torch.as_tensor(reference).detach().cpu().float().reshape(in_page.shape)
     max_diff = float((in_page - reference).abs().max())
-    decoder_spec, weights_block = _network(export.layers)
+    decoder_spec, weights = weights_block(export.layers)
     data = {
         "kind": kind, "latent_dim": export.latent_dim, "num_classes": export.num_classes,
         "image_shape": list(export.image_shape), "z0": [round(float(v), 6) for v in z0],
         "label": int(label) if label is not None else None, "range": [lo, hi],
         "decoder": decoder_spec,
         # PyTorch's image at z0 from the full-precision model: the browser tests compare against it.
-        "reference": _b64(reference.numpy().astype(np.float32)), "reference_max_diff": max_diff,
+        "reference": b64_array(reference.numpy().astype(np.float32)), "reference_max_diff": max_diff,
         "plane_box": list(plane_box) if plane_box else None,
     }
-    uid = f"vaelib-explorer-{uuid.uuid4().hex[:12]}"  # unique among the page's explorers
+    uid = new_block_id()
     h, w = export.image_shape[1:]
     zoom = max(1, round(168 / max(h, w)))
-    parts = [f'<style>{_resource("web_explorer.css")}</style>',
+    parts = [style_tag(),
              f'<div class="vaelib-explorer" id="{uid}" data-kind="{kind}">',
              f'<div class="vaelib-explorer-title">{html.escape(title)}</div>']
     if kind == "conditional":
@@ -338,7 +269,7 @@ def explorer_html(export: DecoderExport, *, kind: str, title: str, z0: torch.Ten
     parts.append(f'<canvas class="vaelib-explorer-canvas" width="{w * zoom}" height="{h * zoom}" '
                  f'role="img" aria-label="decoded image"></canvas>')
     parts.append('<div class="vaelib-explorer-sliders">')
-    parts += [_slider(d, float(z0[d]), lo, hi, step, f"z{d + 1}") for d in dims]
+    parts += [slider_html(d, float(z0[d]), lo, hi, step, f"z{d + 1}") for d in dims]
     parts.append('<button type="button" class="vaelib-explorer-reset">reset</button></div></div>')
     if kind == "plane":
         parts.append(f'<p class="vaelib-explorer-keys" id="{uid}-keys">Click the map, or focus it and use the '
@@ -350,9 +281,7 @@ def explorer_html(export: DecoderExport, *, kind: str, title: str, z0: torch.Ten
         f'({export.nbytes / 1024:.0f} KB of float16 weights in this page; no kernel, no network). '
         f'At the starting code it differs from PyTorch\'s image by at most {max_diff:.2g} '
         f'(pixel values run from 0 to 1).</p>')
-    parts.append(f'<script type="application/json" class="vaelib-explorer-data">{json.dumps(data)}</script>')
-    parts.append(weights_block)
-    parts.append(f'<script>{_resource("web_explorer.js")}\nwindow.vaelibExplorer.mount(document.getElementById("{uid}"));</script>')
+    parts += [data_tag(data), weights, mount_script(uid)]
     parts.append('</div>')
     if figure_png and kind != "plane":
         image = base64.b64encode(figure_png).decode("ascii")

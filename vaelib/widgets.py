@@ -26,6 +26,7 @@ import traitlets
 from torch import nn
 
 from . import plots, web_explorer
+from ._validation import index, indices, integer
 
 __all__ = ["LatentExplorer", "PlaneExplorer", "ConditionalExplorer", "ClickableImage", "image_png"]
 
@@ -60,7 +61,7 @@ def _resolve(source, latent_dim: int | None, device, *, conditional: bool):
         raise TypeError(f"Pass a vaelib model or a decode function, not {type(source).__name__}.")
     if latent_dim is None:
         raise ValueError("latent_dim is needed when the explorer is given a function instead of a model.")
-    return source, latent_dim, (device or "cpu"), None
+    return source, integer("latent_dim", latent_dim, at_least=1), (device or "cpu"), None
 
 
 def _web_export(model):
@@ -229,15 +230,11 @@ class LatentExplorer(_Explorer):
         import ipywidgets as w
 
         decode, latent_dim, device, model = _resolve(source, latent_dim, device, conditional=False)
-        if latent_dim < 1:
-            raise ValueError(f"latent_dim must be positive, got {latent_dim}.")
         self.decode, self.device = decode, device
         self.z = (torch.zeros(latent_dim) if z0 is None else torch.as_tensor(z0).detach().cpu().reshape(-1).clone())
         if self.z.numel() != latent_dim:
             raise ValueError(f"z0 has {self.z.numel()} entries but latent_dim is {latent_dim}.")
-        self.dims = list(range(min(latent_dim, 32))) if dims is None else list(dims)
-        if any(not 0 <= d < latent_dim for d in self.dims):
-            raise ValueError(f"dims must lie in 0..{latent_dim - 1}, got {self.dims}.")
+        self.dims = list(range(min(latent_dim, 32))) if dims is None else indices("dims", dims, latent_dim)
         lo, hi = value_range
         self.sliders = [
             w.FloatSlider(value=float(self.z[d]), min=lo, max=hi, step=step, description=f"z{d + 1}",
@@ -324,7 +321,8 @@ class PlaneExplorer(_Explorer):
         import ipywidgets as w
 
         decode, latent_dim, device, model = _resolve(source, latent_dim, device, conditional=False)
-        if len(dims) != 2 or len(set(dims)) != 2 or not all(0 <= d < latent_dim for d in dims):
+        dims = indices("dims", dims, latent_dim)
+        if len(dims) != 2 or dims[0] == dims[1]:
             raise ValueError(f"dims must be two different dimensions in 0..{latent_dim - 1}, got {dims}.")
         self.decode, self.device, self.dims = decode, device, tuple(dims)
         self.z0 = torch.zeros(latent_dim) if z0 is None else torch.as_tensor(z0).detach().cpu().reshape(-1)
@@ -453,19 +451,15 @@ class ConditionalExplorer(_Explorer):
         model_classes = getattr(model, "num_classes", None)
         if num_classes is not None and model_classes is not None and num_classes != model_classes:
             raise ValueError(f"num_classes={num_classes} but the model has {model_classes} classes.")
-        num_classes = num_classes or model_classes or 10
-        if latent_dim < 1:
-            raise ValueError(f"latent_dim must be positive, got {latent_dim}.")
-        if not 0 <= int(label) < num_classes:
-            raise ValueError(f"label must lie in 0..{num_classes - 1}, got {label}.")
+        num_classes = integer("num_classes", num_classes if num_classes is not None else model_classes or 10,
+                              at_least=2)
+        label = index("label", label, num_classes)
         self.decode, self.device, self.num_classes = decode, device, num_classes
         self.z = torch.zeros(latent_dim) if z0 is None else torch.as_tensor(z0).detach().cpu().reshape(-1).clone()
         if self.z.numel() != latent_dim:
             raise ValueError(f"z0 has {self.z.numel()} entries but latent_dim is {latent_dim}.")
-        self.label = int(label)
-        self.dims = list(range(min(latent_dim, 32))) if dims is None else list(dims)
-        if any(not 0 <= d < latent_dim for d in self.dims):
-            raise ValueError(f"dims must lie in 0..{latent_dim - 1}, got {self.dims}.")
+        self.label = label
+        self.dims = list(range(min(latent_dim, 32))) if dims is None else indices("dims", dims, latent_dim)
         lo, hi = value_range
         self.picker = w.ToggleButtons(options=[(str(k), k) for k in range(num_classes)], value=self.label,
                                       description="digit", style={"button_width": "32px"})

@@ -1,7 +1,7 @@
 """Move the weights of the book's kernel-free explorers out of the pages into script files.
 
 A chapter's explorers and drawing pad carry their networks as base64 blocks in the cell output
-(vaelib/web_explorer.py), so a notebook output works on its own. In the book each block becomes a
+(vaelib/page_assets.py), so a notebook output works on its own. In the book each block becomes a
 ``<script src>`` of ``_static/vaelib-weights/<key>.js``, named by a hash of the weights: the page's
 HTML stays small, a decoder used by two blocks is loaded once, and a classic script works from
 ``file://`` as well as from a server.
@@ -18,7 +18,7 @@ def _externalize(app, pagename, templatename, context, doctree):
     body = context.get("body") or ""
     if "vaelib-weights" not in body:
         return
-    from vaelib.web_explorer import externalize_weights
+    from vaelib.page_assets import externalize_weights
 
     folder = Path(app.outdir) / FOLDER
 

@@ -19,11 +19,11 @@ from playwright.sync_api import expect
 
 from vaelib.drawing_pad import DrawingPad, page_elbo, preprocess_strokes
 from vaelib.models import VAE
+from vaelib.page_assets import externalize_weights
 from vaelib.web_explorer import (
     DecoderExport,
     EncoderExport,
     PageLinear,
-    externalize_weights,
 )
 
 from .conftest import book_dir, is_external, new_page, screenshot_dir

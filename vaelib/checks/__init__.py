@@ -30,26 +30,24 @@ Writing a new check::
     check_my_thing = Check("my_thing", probe=_probe_my_thing, judge=_judge_my_thing,
                            doc="One-line description for the learner.")
 
-Converting a check written in the interim form::
+Three rules keep a check gradable: (1) the probe returns only JSON-ready data (``to_data`` for
+tensors, arrays, dicts, tuples); ``Check.__call__`` sends every outcome through JSON, so a probe
+that returns anything else fails in the chapter's own run under ``make test``; (2) the judge
+rebuilds its inputs itself and never reads them from the data (a forged input would otherwise be
+judged against itself); (3) a probe that calls the learner's code twice records the second call
+with :func:`attempt`, which the judge reads with :func:`attempted`. A check made ``seeded=True``
+has a probe that takes ``seed=None`` (None: the book's fixed inputs) and returns it as
+``data["seed"]``; both sides build the inputs from it, so a grader can draw fresh inputs per
+submission. Only ``Check`` objects defined at a module's top level are gradable
+(:func:`registry`).
 
-    def check_my_thing(fn) -> CheckResult:
-        '''One-line description for the learner.'''
-        return run_check("my_thing", lambda: _judge_my_thing(_probe_my_thing(fn)), fn)
+A multiple-choice question is data, a :class:`MultipleChoice`: the right letter, a hint for each
+wrong one and the success message; it parses and validates the learner's letter::
 
-is mechanical: replace the function by the ``check_my_thing = Check(...)`` line above, with its
-docstring as ``doc=``; the probe's and judge's bodies stay as they are. Then check three things
-in the bodies: (1) the probe returns only JSON-ready data (``to_data`` for tensors, arrays,
-dicts, tuples); (2) the judge rebuilds its inputs itself and never reads them from the data
-(a forged input would otherwise be judged against itself); (3) a probe that calls the learner's
-code twice records the second call with :func:`attempt`, which the judge reads with
-:func:`attempted`. Optionally make it ``seeded=True``: the probe takes ``seed=None`` (None: the
-book's fixed inputs), returns it as ``data["seed"]``, and both sides build the inputs from it,
-so a grader can draw fresh inputs per submission. ``Check.__call__`` sends every outcome through
-JSON, so a probe that returns anything else fails in the chapter's own run under ``make test``.
-Only ``Check`` objects defined at a module's top level are gradable (:func:`registry`); an
-interim ``run_check`` check still gives instant feedback but the grader refuses the chapter
-until it is converted. Multiple-choice questions use :class:`MultipleChoice` (or
-:func:`multiple_choice`, its one-call form).
+    check_my_question = MultipleChoice(
+        "my_question", correct="b",
+        hints={"a": "why not a", "c": "why not c", "d": "why not d"},
+        success="why b", doc="Exercise 'my question': one line for the learner.")
 
 With ``VAELIB_STRICT_CHECKS=1`` (set by ``make test`` and ``make book``) a failing check raises
 :class:`CheckFailed`, so a broken reference solution fails the build instead of printing a red
@@ -66,8 +64,8 @@ from typing import Any
 from ..runtime import env_flag
 from .data import dumps, from_data, loads, to_data
 
-__all__ = ["CheckResult", "CheckFailed", "Check", "MultipleChoice", "run_check", "multiple_choice",
-           "Hint", "NOT_WRITTEN", "raised_message", "attempt", "attempted", "hint_for_known_mistake"]
+__all__ = ["CheckResult", "CheckFailed", "Check", "MultipleChoice", "Hint", "NOT_WRITTEN", "raised_message",
+           "attempt", "attempted", "hint_for_known_mistake"]
 
 
 class CheckFailed(AssertionError):
@@ -75,7 +73,7 @@ class CheckFailed(AssertionError):
 
 
 class Hint(Exception):
-    """Raised by a judge (or a check body) to fail with a message for the learner."""
+    """Raised by a judge (or a probe refusing an answer outright): a failure with a hint."""
 
 
 def hint_for_known_mistake(value: float, candidates: dict[str, Any], *, rel_tol: float) -> None:
@@ -252,23 +250,6 @@ class Check:
         return _finish(result, strict)
 
 
-def run_check(name: str, body: Callable[[], str], *answers: object) -> CheckResult:
-    """Run ``body`` in one go; its return value is the success message, a :class:`Hint` the failure.
-
-    The interim form of a check (probe and judge called together, in the learner's process);
-    grading needs the :class:`Check` form, to which it converts mechanically (see the module
-    docstring).
-
-    Args:
-        name: the check's name.
-        body: the check itself.
-        answers: the learner's answers; an unwritten answer is ``NotImplemented``.
-    """
-    # The body both runs the learner's code and decides, so it is the probe here and the judge
-    # passes its message on: fine for instant feedback, and never registered for grading.
-    return Check(name, probe=lambda *_: {"message": body()}, judge=lambda data: data["message"])(*answers)
-
-
 def _normalise_letter(answer: str) -> str:
     return answer.strip().lower().strip("()").strip()
 
@@ -311,12 +292,6 @@ class MultipleChoice(Check):
         if choice != self.correct:
             raise Hint(self.hints[choice])
         return self.success
-
-
-def multiple_choice(name: str, answer: object, *, correct: str, hints: dict[str, str], success: str,
-                    options: str = "abcd") -> CheckResult:
-    """Check a one-letter answer in one call (see :class:`MultipleChoice` for the arguments)."""
-    return MultipleChoice(name, correct=correct, hints=hints, success=success, options=options)(answer)
 
 
 def _finish(result: CheckResult, strict: bool | None = None) -> CheckResult:

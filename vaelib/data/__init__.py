@@ -12,7 +12,6 @@ from .sprites import (
     SpriteSet,
     dsprites_factors,
     equivalent_orientations,
-    full_dsprites_grid,
     make_sprites,
     sprite_factors,
 )
@@ -20,6 +19,6 @@ from .sprites import (
 __all__ = [
     "ImageSet", "load_mnist", "default_root", "binarize", "fixed_binarization",
     "SpriteFactors", "SpriteSet", "make_sprites", "sprite_factors", "dsprites_factors",
-    "full_dsprites_grid", "load_dsprites_npz", "equivalent_orientations", "SHAPES", "FACTOR_NAMES",
+    "load_dsprites_npz", "equivalent_orientations", "SHAPES", "FACTOR_NAMES",
     "MixtureSet", "make_mixture",
 ]

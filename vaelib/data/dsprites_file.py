@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._validation import integer
 from .sprites import FACTOR_NAMES, SHAPES, SpriteFactors, SpriteSet
 
 __all__ = ["load_dsprites_npz"]
@@ -70,9 +71,10 @@ def load_dsprites_npz(path: str | os.PathLike, *, n: int | None = None, seed: in
     if n is None:
         rows = np.arange(count)
     else:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= count:
+        n = integer("n", n, at_least=1, advice="Or n=None for all the images.")
+        if n > count:
             raise ValueError(f"n={n!r}: ask for between 1 and {count:,} images, or n=None for all.")
-        rows = np.sort(np.random.default_rng(seed).choice(count, size=int(n), replace=False))
+        rows = np.sort(np.random.default_rng(integer("seed", seed)).choice(count, size=n, replace=False))
     x = imgs[rows]
     if not np.isin(x, (0, 1)).all():
         raise ValueError(f"{path}: dSprites images hold only 0s and 1s, but these do not.")

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .._validation import integer, number, positive_int
+
 __all__ = ["MixtureSet", "make_mixture", "LAYOUTS"]
 
 LAYOUTS = ("grid", "ring")
@@ -82,10 +84,9 @@ def make_mixture(n: int = 20_000, *, layout: str = "grid", modes: int = 25, spac
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout={layout!r} is unknown; use one of {LAYOUTS}.")
-    if n < 1 or modes < 1:
-        raise ValueError(f"n and modes must be positive, got n={n}, modes={modes}.")
-    if not (std > 0 and spacing > 0):
-        raise ValueError(f"std and spacing must be positive, got std={std}, spacing={spacing}.")
+    n, modes = positive_int("n", n), positive_int("modes", modes)
+    std, spacing = number("std", std, above=0), number("spacing", spacing, above=0)
+    seed = integer("seed", seed, at_least=0)
     centers = _centers(layout, modes, spacing)
     gen = torch.Generator().manual_seed(seed)
     mode = torch.randint(modes, (n,), generator=gen)

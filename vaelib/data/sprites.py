@@ -37,16 +37,19 @@ is reduced modulo the shape's symmetry before drawing); :func:`equivalent_orient
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from .._validation import integer
+
 __all__ = [
     "SHAPES", "FACTOR_NAMES", "R_MAX", "SYMMETRY_PERIOD",
     "SpriteFactors", "SpriteSet", "sprite_factors", "dsprites_factors", "make_sprites",
-    "full_dsprites_grid", "equivalent_orientations",
+    "equivalent_orientations",
 ]
 
 SHAPES = ("square", "ellipse", "heart")  # dSprites' order; its shape values are 1, 2, 3
@@ -120,12 +123,11 @@ class SpriteFactors:
 
 
 def _spaced(arg, name: str, lo: float, hi: float, endpoint: bool) -> tuple[float, ...]:
-    if isinstance(arg, (int, np.integer)) and not isinstance(arg, bool):
-        if arg < 1:
-            raise ValueError(f"{name}={arg}: give a positive number of values or a sequence of values.")
-        if arg == 1 and endpoint:
+    if isinstance(arg, (bool, numbers.Integral)):  # a count of values (True is refused there)
+        count = integer(name, arg, at_least=1, advice="Give a number of values or a sequence of values.")
+        if count == 1 and endpoint:
             return ((lo + hi) / 2,)  # one value: the middle of the range, not its start
-        return tuple(np.linspace(lo, hi, int(arg), endpoint=endpoint).tolist())
+        return tuple(np.linspace(lo, hi, count, endpoint=endpoint).tolist())
     try:
         return tuple(float(v) for v in np.asarray(arg, dtype=np.float64).ravel())
     except (TypeError, ValueError) as err:
@@ -165,6 +167,8 @@ def dsprites_factors() -> SpriteFactors:
     """The published dSprites grid: 3 x 6 x 40 x 32 x 32 = 737,280 images.
 
     Its 40 orientations run from 0 to 2π *inclusive*, so indices 0 and 39 draw the same image.
+    ``make_sprites(dsprites_factors(), size=64)`` draws all of it (12 GB as float32);
+    ``n=10_000`` draws a random sample instead.
     """
     return SpriteFactors(
         shapes=SHAPES,
@@ -287,55 +291,22 @@ def make_sprites(grid: SpriteFactors | None = None, *, size: int = 32,
         grid = sprite_factors(**given)
     elif not isinstance(grid, SpriteFactors):
         raise ValueError(f"grid must be a SpriteFactors (see sprite_factors()), got {type(grid).__name__}.")
-    _check_render_args(size, supersample)
+    size = integer("size", size, at_least=8, advice="It is the image side in pixels.")
+    if integer("supersample", supersample, at_least=1) % 2 == 0:
+        raise ValueError(f"supersample must be odd (1, 3, 5, ...), got {supersample!r}.")
     total = len(grid)
     if n is None:
         flat = np.arange(total)
     else:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= total:
+        n = integer("n", n, at_least=1, advice="Or n=None for the whole grid.")
+        if n > total:
             raise ValueError(f"n={n!r}: ask for between 1 and {total:,} images (the grid's size), "
                              "or n=None for the whole grid.")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
-        flat = np.random.default_rng(seed).choice(total, size=int(n), replace=False)
+        seed = integer("seed", seed, at_least=0)
+        flat = np.random.default_rng(seed).choice(total, size=n, replace=False)
     what = "whole grid" if n is None else f"{n:,} random grid points, seed {seed}"
     return _draw(grid, flat, size=size, supersample=supersample, device=torch.device(device),
                  source=f"procedural sprites ({size}x{size}, {what})")
-
-
-def full_dsprites_grid(*, chunk_size: int = 8192, supersample: int = 3,
-                       device: str | torch.device = "cpu") -> Iterator[SpriteSet]:
-    """The full 64x64 dSprites grid, drawn lazily, ``chunk_size`` images at a time.
-
-    All 737,280 images would take 12 GB as float32, so they come in chunks, in the file's order
-    (shape slowest, posY fastest). ``make_sprites(dsprites_factors(), size=64, n=10_000)`` draws a
-    random sample of the same grid instead.
-
-    Args:
-        chunk_size: images per chunk.
-        supersample: sample points per pixel along each axis (odd).
-        device: where each chunk's tensors live.
-
-    Yields:
-        :class:`SpriteSet` chunks; the last may be shorter.
-    """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
-    _check_render_args(64, supersample)
-    grid = dsprites_factors()
-    total = len(grid)
-    for start in range(0, total, chunk_size):
-        stop = min(total, start + chunk_size)
-        yield _draw(grid, np.arange(start, stop), size=64, supersample=supersample,
-                    device=torch.device(device), source=f"procedural dSprites grid, images {start}-{stop - 1}")
-
-
-def _check_render_args(size: int, supersample: int) -> None:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8:
-        raise ValueError(f"size must be an integer of at least 8 pixels, got {size!r}.")
-    if isinstance(supersample, bool) or not isinstance(supersample, (int, np.integer)) \
-            or supersample < 1 or supersample % 2 == 0:
-        raise ValueError(f"supersample must be a positive odd integer (1, 3, 5, ...), got {supersample!r}.")
 
 
 def _draw(grid: SpriteFactors, flat: np.ndarray, *, size: int, supersample: int,

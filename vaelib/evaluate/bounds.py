@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from .._validation import batch_slices
+from .._validation import batch_slices, integer, positive_int
 from ..losses import elbo_per_example, log_normal_diagonal
 
 __all__ = ["evaluate_elbo", "importance_log_likelihood", "bits_per_dim"]
@@ -82,8 +82,7 @@ def importance_log_likelihood(model, x: torch.Tensor, y: torch.Tensor | None = N
     Returns:
         Per-example estimates in nats, shape (N,), on the CPU.
     """
-    if samples < 1:
-        raise ValueError(f"samples must be at least 1, got {samples}.")
+    samples = positive_int("samples", samples)
     _check_labels(x, y)
     model.eval()
     device = next(model.parameters()).device
@@ -122,7 +121,5 @@ def bits_per_dim(nats_per_example: float | torch.Tensor, dims: int):
     Returns:
         The same shape as ``nats_per_example``, in bits per dimension.
     """
-    if isinstance(dims, bool) or not isinstance(dims, int) or dims < 1:
-        raise ValueError(f"dims must be the positive number of dimensions per example (x[0].numel()), "
-                         f"got {dims!r}.")
+    dims = integer("dims", dims, at_least=1, advice="It is the dimensions per example, x[0].numel().")
     return nats_per_example / (dims * math.log(2))

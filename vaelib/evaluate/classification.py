@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validation import batch_slices
+from .._validation import batch_slices, positive_int
 
 __all__ = ["accuracy", "generated_digit_accuracy", "classifier_confidence"]
 
@@ -41,8 +41,7 @@ def generated_digit_accuracy(model, classifier: nn.Module, *, per_class: int = 1
         ``{"accuracy": float, "per_class": (K,) tensor, "confusion": (K, K) tensor}`` where
         ``confusion[i, j]`` counts samples asked to be digit i that the classifier calls j.
     """
-    if per_class < 1:
-        raise ValueError(f"per_class must be a positive number of samples, got {per_class}.")
+    per_class = positive_int("per_class", per_class)
     k = model.num_classes
     labels = torch.arange(k).repeat_interleave(per_class)  # (K * per_class,)
     images = model.sample(labels, generator=torch.Generator().manual_seed(seed))

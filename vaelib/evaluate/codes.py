@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validation import batch_slices
+from .._validation import batch_slices, number
 
 __all__ = ["encode_means", "active_units", "linear_probe_accuracy", "far_from_data"]
 
@@ -123,8 +123,7 @@ def far_from_data(z_query: torch.Tensor, z_train: torch.Tensor, z_test: torch.Te
     Returns:
         ``(far, threshold)``: a bool tensor (M,) on the CPU, and the distance threshold.
     """
-    if not 0 < quantile < 1:
-        raise ValueError(f"quantile must lie strictly between 0 and 1, got {quantile}.")
+    quantile = number("quantile", quantile, above=0, below=1)
     for name, z in (("z_query", z_query), ("z_train", z_train), ("z_test", z_test)):
         if z.dim() != 2 or z.shape[1] != z_train.shape[-1] or z.shape[0] == 0:
             raise ValueError(f"{name} must be a non-empty (N, D) tensor with the same D as z_train, "

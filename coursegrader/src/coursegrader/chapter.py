@@ -28,7 +28,7 @@ EXERCISE_LABEL = re.compile(r"```\{exercise\}[^\n]*\n:label:\s*(\S+)")
 # Code that reaches into the checking machinery, the process or the interpreter's import system.
 # `(?<![.\w])eval` leaves `model.eval()` alone; `=(?!=)` leaves comparisons alone.
 SUSPICIOUS = {
-    "touches the check results": r"\bCheckResult\b|\brun_check\b|_repr_html_|\bNOT_WRITTEN\b",
+    "touches the check results": r"\bCheckResult\b|_repr_html_|\bNOT_WRITTEN\b",
     "reassigns a check": r"\bchecks\.\w+\s*=(?!=)|vaelib\.checks\.\w+\s*=(?!=)",
     "uses the checks' internals": r"\bchecks\.(?:\w+\.)*_\w+|\b(?:probe|judge|collect|decide|registry)\b\s*\(",
     "edits modules or builtins": r"\bsys\.modules\b|\bbuiltins\b|\bimportlib\b|__import__",
