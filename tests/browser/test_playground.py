@@ -398,3 +398,22 @@ def test_axe_after_training_and_with_hidden_controls(browser, book_server, axe_s
         finally:
             context.close()
         assert not violations, f"{PAGE}{fragment}:\n{describe(violations)}"
+
+
+def test_reduced_motion_redraws_once_a_second(browser, book_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, reduced_motion="reduce")
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(book_server)
+                  or not route.request.url.startswith("http") else route.abort())
+    try:
+        page = context.new_page()
+        page.goto(book_server + PAGE)
+        page.wait_for_selector(f"{ROOT}[data-ready='1']")
+        page.evaluate(f"""() => {{ window.redraws = 0;
+            document.querySelector('{ROOT}').addEventListener('vae-playground-drawn', () => window.redraws++); }}""")
+        page.locator(".vae-pg-play").click()
+        page.wait_for_timeout(3500)
+        page.locator(".vae-pg-play").click()
+        redraws = page.evaluate("window.redraws")
+        assert 2 <= redraws <= 6, f"{redraws} redraws in 3.5 s of training (and one on pause)"
+    finally:
+        context.close()

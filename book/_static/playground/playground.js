@@ -549,7 +549,9 @@
 
   const DISPLAY = 512;  // points in the plots
   const FRAME_BUDGET_MS = 13;  // training time per animation frame, leaving time to draw
-  const DRAW_EVERY_MS = 100;   // plots redraw at most ten times a second
+  const DRAW_EVERY_MS = 100;   // plots redraw at most ten times a second ...
+  const CALM_DRAW_EVERY_MS = 1000;  // ... or once a second when the reader asks for reduced motion
+  const calm = () => window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 
   const signed = (v, digits = 2) => (v < 0 ? "\u2212" : "") + Math.abs(v).toFixed(digits);
 
@@ -719,7 +721,7 @@
       sp.steps += n;
       const elapsed = performance.now() - sp.since;
       if (elapsed > 1000) { sp.value = 1000 * sp.steps / elapsed; sp.steps = 0; sp.since = performance.now(); }
-      if (now - state.lastDraw >= DRAW_EVERY_MS) { state.lastDraw = now; redraw(); }
+      if (now - state.lastDraw >= (calm() ? CALM_DRAW_EVERY_MS : DRAW_EVERY_MS)) { state.lastDraw = now; redraw(); }
       requestAnimationFrame(frame);
     }
 
