@@ -381,7 +381,7 @@ def test_the_keyboard_alone_trains_and_the_live_region_says_so(browser, book_ser
         page.locator(f"{ROOT} input[id$='-beta']").focus()
         page.keyboard.press("ArrowRight")
         assert page.evaluate(f"document.querySelector('{ROOT}').playground.state.trainer.settings.beta") > 1
-        expect(status).to_contain_text("beta set")
+        expect(status).to_contain_text("β set to 1.12; from the next step on.")
         assert page.locator(f"{ROOT} input[id$='-beta']").get_attribute("aria-valuetext").startswith("β = 1.1")
         assert not opened.console_errors and not opened.page_errors
     finally:

@@ -751,6 +751,13 @@
       say(summary());
     }
 
+    function describeSetting(key, value) {
+      if (key === "warmup") return `KL warm-up ${value ? "on" : "off"}`;
+      if (key === "freeBits") return `Free bits ${value ? "on" : "off"}`;
+      const names = { beta: "β", sigma: "Decoder σ", lambda: "λ", lr: "Learning rate" };
+      return `${names[key]} set to ${short(value)}`;
+    }
+
     // Settings that shape the model or the data start a new run; the others act on the running one,
     // so raising β mid-run shows a collapse as it happens.
     function change(key, value) {
@@ -761,8 +768,7 @@
         reset();
       } else {
         state.trainer.settings[key] = value;
-        say(`${key === "freeBits" ? "Free bits" : key === "lr" ? "Learning rate" : key === "warmup" ? "KL warm-up" : key} set; `
-          + `it applies from the next step. ${summary()}`);
+        say(`${describeSetting(key, value)}; from the next step on. ${summary()}`);
       }
     }
 
