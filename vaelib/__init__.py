@@ -23,6 +23,8 @@ The public surface, by responsibility:
 - :mod:`vaelib.plots`, :mod:`vaelib.widgets`: figures, and slider explorers over latent spaces
 - :mod:`vaelib.web_explorer`, :mod:`vaelib.drawing_pad`: the explorers and the drawing pad that run in
   the rendered book's page, without a kernel
+- :mod:`vaelib.playground`: the VAE that the playground page trains in the reader's browser, in
+  PyTorch (the reference its JavaScript is tested against)
 - :mod:`vaelib.checks`: the exercises' checks
 - :mod:`vaelib.prose`: numbers that a chapter's text quotes from its run (glue)
 """
