@@ -75,5 +75,7 @@ def test_glue_claim_quotes_the_stored_three_seed_result(shown):
     assert int(str(prose.text("ch4_20d_beats_2d_n_seeds"))) == len(claim["seeds"])
     assert str(prose.text("ch4_20d_beats_2d_holds")) == (
         "on every seed" if claim["verdict"] == "PASS" else "not on every seed")
+    prose.glue_claim("ch4-holes-remain")  # a claim against a threshold
+    assert float(str(prose.text("ch4_holes_remain_b_threshold"))) == 0.05
     with pytest.raises(KeyError, match="no claim 'ch4-nothing'"):
         prose.glue_claim("ch4-nothing")

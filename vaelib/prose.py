@@ -88,7 +88,8 @@ def glue_claim(name: str) -> dict:
     result with the package (:mod:`vaelib.bench_results`). For the claim ``"ch4-20d-beats-2d"`` this
     glues, under the prefix ``ch4_20d_beats_2d_``: for each of ``a``, ``b`` (the compared
     quantities) and ``diff`` (their paired difference) the ``mean``, ``std``, ``min``, ``max`` and
-    one value per seed (``seed0``, ``seed1``, ...); ``n_seeds``; and ``holds``, the words
+    one value per seed (``seed0``, ``seed1``, ...), or ``b_threshold`` where the claim compares
+    ``a`` with a fixed number; ``n_seeds``; and ``holds``, the words
     "on every seed" or "not on every seed".
 
     Returns:
@@ -105,6 +106,9 @@ def glue_claim(name: str) -> dict:
     claim = claims[name]
     prefix = name.replace("-", "_") + "_"
     for part, record in (("a", claim["a"]), ("b", claim["b"]), ("diff", claim["paired_difference"])):
+        if "threshold" in record:  # a claim against a fixed number: b is that number
+            _store(prefix + f"{part}_threshold", record["threshold"])
+            continue
         for stat in ("mean", "std", "min", "max"):
             _store(prefix + f"{part}_{stat}", record[stat])
         for seed, value in enumerate(record["per_seed"]):
