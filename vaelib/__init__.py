@@ -7,6 +7,8 @@ The public surface, by responsibility:
 - :mod:`vaelib.nets`, :mod:`vaelib.models`: encoders, decoders, ``Autoencoder``, ``VAE``
 - :mod:`vaelib.priors`: priors p(z) for the VAE: N(0, I), a mixture of Gaussians, the VampPrior
 - :mod:`vaelib.losses`: closed-form KLs, log-likelihoods, the ELBO (nats per example)
+- :mod:`vaelib.decomposition`: the KL term split into index-code MI, total correlation and
+  dimension-wise KL; the β-TCVAE loss
 - :mod:`vaelib.train`: ``fit``, one model-agnostic training loop
 - :mod:`vaelib.evaluate`: measurements of a trained model: test ELBO, importance-sampled
   log-likelihood, encoder means, active units, linear probe, anomaly scores, ROC and AUROC,
@@ -34,6 +36,7 @@ from . import (
     checkpoint,
     classifier,
     data,
+    decomposition,
     disentanglement,
     evaluate,
     losses,
@@ -50,6 +53,7 @@ from . import (
 )
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import ImageSet, SpriteSet, binarize, fixed_binarization, load_mnist, make_sprites
+from .decomposition import beta_tc_elbo, exact_kl_decomposition, kl_decomposition
 from .disentanglement import mutual_information_gap
 from .evaluate import (
     active_units,
@@ -77,7 +81,7 @@ from .train import History, NonFiniteLossError, fit
 __version__ = "0.1.0"
 
 __all__ = [
-    "bench_results", "checkpoint", "classifier", "data", "disentanglement", "evaluate", "losses",
+    "bench_results", "checkpoint", "classifier", "data", "decomposition", "disentanglement", "evaluate", "losses",
     "models", "nets", "plots", "priors", "prose", "recipes", "runtime", "sample_quality", "schedules", "train",
     "SpriteSet", "make_sprites", "mutual_information_gap", "encode_means",
     "save_checkpoint", "load_checkpoint", "CheckpointError",
@@ -85,6 +89,7 @@ __all__ = [
     "Autoencoder", "VAE", "ConditionalVAE", "conditional_elbo",
     "StandardNormalPrior", "MixturePrior", "VampPrior",
     "ElboTerms", "elbo", "kl_standard_normal", "kl_diagonal_gaussians",
+    "beta_tc_elbo", "kl_decomposition", "exact_kl_decomposition",
     "bernoulli_log_likelihood", "gaussian_log_likelihood",
     "fit", "History", "NonFiniteLossError",
     "evaluate_elbo", "importance_log_likelihood", "bits_per_dim", "active_units", "roc_curve", "auroc",
