@@ -1,5 +1,5 @@
 # The course's commands. Each one creates .venv on first use and reuses it afterwards.
-#   make book   execute every chapter and build the HTML book into _build/html
+#   make book   execute the chapters without a cached run (two at a time), then build the HTML book into _build/html
 #   make test   lint, unit tests, every notebook under nbval, the book with warnings as errors,
 #               then the built book in a headless browser
 #   make lab    JupyterLab on your own copies of the chapters, in my-chapters/ (installs only what
@@ -51,7 +51,10 @@ $(STAMP): pyproject.toml coursegrader/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[book,test]" -e ./coursegrader
 	@touch $@
 
+# The chapters without a cached run are executed first, NOTEBOOK_WORKERS at a time, into the
+# execution cache (tools/execute_stale.py); Jupyter Book then builds from the cache.
 book: $(STAMP)
+	$(BIN)/python tools/execute_stale.py --workers $(NOTEBOOK_WORKERS) chapters/*.ipynb
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is at $(abspath _build/html/index.html)"
 

@@ -1,0 +1,41 @@
+"""tools/execute_stale.py: `make book` executes exactly the chapters whose code has no cached run."""
+
+from __future__ import annotations
+
+import nbformat
+from jupyter_cache import get_cache
+from jupyter_cache.base import CacheBundleIn
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from tools import execute_stale
+
+
+def _chapter(path, code: str):
+    nb = new_notebook(cells=[new_markdown_cell("# A chapter"), new_code_cell(code)],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, path)
+    return nb
+
+
+def test_only_chapters_whose_code_changed_since_their_run_are_stale(tmp_path):
+    cache_path = tmp_path / "cache"
+    one, two, three = (tmp_path / f"{n}.ipynb" for n in ("one", "two", "three"))
+    for path, code in ((one, "x = 1"), (two, "y = 2"), (three, "z = 3")):
+        executed = _chapter(path, code)
+        executed.cells[1].outputs = [new_output("stream", name="stdout", text="ran\n")]
+        if path != three:  # three was never run
+            get_cache(str(cache_path)).cache_notebook_bundle(CacheBundleIn(executed, str(path)),
+                                                             check_validity=False)
+    _chapter(two, "y = 20")  # its code changed after the run
+    nb = nbformat.read(one, as_version=4)
+    nb.cells[0].source = "# A chapter, reworded"  # prose changes need no new run
+    nbformat.write(nb, one)
+    assert execute_stale.stale([one, two, three], cache_path) == [two, three]
+
+
+def test_a_worker_count_below_one_is_refused(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        execute_stale.main(["--workers", "0", "chapters/01_autoencoders.ipynb"])
+    assert "--workers must be at least 1" in capsys.readouterr().err

@@ -1,0 +1,63 @@
+"""Execute the chapters whose code has no run in the book's execution cache, side by side.
+
+`make book` runs this before Jupyter Book: the chapters that changed since their last run (all of
+them in a fresh clone) are executed the way `make notebooks` executes them (nbval, two chapters at
+a time, each kernel with one compute thread, each chapter alone with vaelib from a wheel; see
+tests/standalone.py), and tests/nbval_cache.py stores their outputs in the cache that the book build
+then reads. Jupyter Book alone would execute them one after another, leaving a core idle most of
+the time. A chapter whose run fails is not cached, and this exits non-zero with nbval's report.
+
+    python tools/execute_stale.py chapters/*.ipynb                # two at a time
+    python tools/execute_stale.py --workers 1 chapters/*.ipynb    # one after another
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from jupyter_cache import get_cache
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "_build" / ".jupyter_cache"
+
+
+def stale(chapters: list[Path], cache_path: Path = CACHE) -> list[Path]:
+    """The chapters whose code cells (and kernel) match no cached execution."""
+    cache = get_cache(str(cache_path))
+    missing = []
+    for chapter in chapters:
+        try:
+            cache.match_cache_notebook(nbformat.read(chapter, as_version=4))
+        except KeyError:
+            missing.append(chapter)
+    return missing
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("chapters", nargs="+", type=Path)
+    parser.add_argument("--workers", type=int, default=2, help="chapters run side by side (default 2)")
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers}")
+    todo = stale(args.chapters)
+    if not todo:
+        print("every chapter has a cached run: nothing to execute")
+        return 0
+    workers = min(args.workers, len(todo))
+    print(f"executing {len(todo)} chapter(s), {workers} at a time: {', '.join(p.stem for p in todo)}")
+    env = dict(os.environ)
+    if workers > 1:  # each kernel one thread, so two chapters share the two cores
+        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    command = [sys.executable, "-m", "tests.standalone", *map(str, todo), "--",
+               "--nbval-cell-timeout=900", "-q", "-n", str(workers), "--dist", "loadfile"]
+    return subprocess.call(command, cwd=ROOT, env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
