@@ -75,9 +75,8 @@ unit: $(STAMP)
 # thread, while a second chapter uses the second core fully. NOTEBOOK_WORKERS=1: one at a time.
 NOTEBOOK_WORKERS ?= 2
 notebooks: $(STAMP)
-	VAELIB_DEVICE=cpu $(if $(filter 1,$(NOTEBOOK_WORKERS)),,OMP_NUM_THREADS=1 MKL_NUM_THREADS=1) \
-		$(BIN)/python -m tests.standalone chapters/*.ipynb -- \
-		--nbval-cell-timeout=900 -q -n $(NOTEBOOK_WORKERS) --dist loadfile $(NBVAL_ARGS)
+	VAELIB_DEVICE=cpu $(BIN)/python tools/execute_stale.py --all --workers $(NOTEBOOK_WORKERS) \
+		chapters/*.ipynb -- $(NBVAL_ARGS)
 
 # --all: nbval has just refreshed the cache, but Sphinx only re-reads a page whose source file
 # changed, so without it a change in vaelib would leave stale outputs in the pages.

@@ -23,6 +23,15 @@ def _offline_and_seeded(monkeypatch):
     torch.manual_seed(0)
 
 
+@pytest.fixture
+def float64_default():
+    """Tensors are created in float64 inside the test (closed forms checked to many digits)."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
+
 @pytest.fixture(scope="session")
 def mnist_subset():
     """The bundled 4,000 / 1,000 MNIST subset, loaded once."""

@@ -28,12 +28,7 @@ from vaelib.train import fit
 TERMS = ("mi", "tc", "dwkl")
 
 
-@pytest.fixture(autouse=True)
-def _float64():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures("float64_default")
 
 
 def _correlated_posteriors(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

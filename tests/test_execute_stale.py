@@ -39,3 +39,18 @@ def test_a_worker_count_below_one_is_refused(capsys):
     with pytest.raises(SystemExit):
         execute_stale.main(["--workers", "0", "chapters/01_autoencoders.ipynb"])
     assert "--workers must be at least 1" in capsys.readouterr().err
+
+
+def test_all_runs_every_chapter_with_the_extra_pytest_arguments(monkeypatch, tmp_path):
+    """`make notebooks` runs every chapter, cached or not, and passes NBVAL_ARGS on to pytest."""
+    calls = []
+    monkeypatch.setattr(execute_stale.subprocess, "call",
+                        lambda command, cwd, env: calls.append((command, env)) or 0)
+    monkeypatch.setattr(execute_stale, "stale", lambda chapters: [])  # as if every run were cached
+    chapters = ["chapters/01_autoencoders.ipynb", "chapters/02_elbo.ipynb", "chapters/03_reparameterization.ipynb"]
+    assert execute_stale.main([*chapters]) == 0 and calls == []
+    assert execute_stale.main(["--all", *chapters, "--", "--durations=15"]) == 0
+    (command, env), = calls
+    assert command[command.index("tests.standalone") + 1:][:3] == chapters
+    assert command[-3:] == ["--dist", "loadfile", "--durations=15"] and command[command.index("-n") + 1] == "2"
+    assert env["OMP_NUM_THREADS"] == "1"  # two kernels share the two cores

@@ -22,13 +22,7 @@ from vaelib.losses import (
 )
 from vaelib.models import VAE, ConditionalVAE
 
-
-@pytest.fixture(autouse=True)
-def _float64():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures("float64_default")
 
 
 def _diag(mu, logvar):

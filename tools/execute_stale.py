@@ -1,4 +1,4 @@
-"""Execute the chapters whose code has no run in the book's execution cache, side by side.
+"""Execute chapters under nbval, side by side, storing their outputs in the book's execution cache.
 
 `make book` runs this before Jupyter Book: the chapters that changed since their last run (all of
 them in a fresh clone) are executed the way `make notebooks` executes them (nbval, two chapters at
@@ -9,6 +9,10 @@ the time. A chapter whose run fails is not cached, and this exits non-zero with 
 
     python tools/execute_stale.py chapters/*.ipynb                # two at a time
     python tools/execute_stale.py --workers 1 chapters/*.ipynb    # one after another
+    python tools/execute_stale.py --all chapters/*.ipynb -- --durations=15   # `make notebooks`
+
+`--all` runs every chapter given, cached or not: `make notebooks` tests them all this way. Arguments
+after ``--`` go to pytest.
 """
 
 from __future__ import annotations
@@ -39,13 +43,17 @@ def stale(chapters: list[Path], cache_path: Path = CACHE) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []  # for pytest
+    argv = argv[:argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chapters", nargs="+", type=Path)
     parser.add_argument("--workers", type=int, default=2, help="chapters run side by side (default 2)")
+    parser.add_argument("--all", action="store_true", help="run every chapter given, cached or not")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error(f"--workers must be at least 1, got {args.workers}")
-    todo = stale(args.chapters)
+    todo = list(args.chapters) if args.all else stale(args.chapters)
     if not todo:
         print("every chapter has a cached run: nothing to execute")
         return 0
@@ -55,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     if workers > 1:  # each kernel one thread, so two chapters share the two cores
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     command = [sys.executable, "-m", "tests.standalone", *map(str, todo), "--",
-               "--nbval-cell-timeout=900", "-q", "-n", str(workers), "--dist", "loadfile"]
+               "--nbval-cell-timeout=900", "-q", "-n", str(workers), "--dist", "loadfile", *extra]
     return subprocess.call(command, cwd=ROOT, env=env)
 
 

@@ -367,14 +367,15 @@ try { localStorage.setItem("mode", "dark"); localStorage.setItem("theme", "dark"
 
 
 def new_page(browser, base_url: str, path: str, dark: bool = False, wait_until: str = "load",
-             viewport: dict | None = None):
+             viewport: dict | None = None, reduced_motion: bool = False):
     """Open `path` of the book in a fresh context; return (OpenedPage, context to close).
 
     A fresh context per page (1280x900 unless `viewport` says otherwise) keeps localStorage (the
-    theme) from leaking between pages.
+    theme) from leaking between pages. `reduced_motion`: the reader's system asks for less motion.
     """
     context = browser.new_context(
-        viewport=viewport or VIEWPORT, color_scheme="dark" if dark else "light", service_workers="block"
+        viewport=viewport or VIEWPORT, color_scheme="dark" if dark else "light", service_workers="block",
+        reduced_motion="reduce" if reduced_motion else "no-preference",
     )
     context.set_default_timeout(20_000)
     if dark:

@@ -239,13 +239,9 @@ MOTION_SCRIPT = """
 
 def test_nothing_moves_when_the_reader_asks_for_reduced_motion(browser, book_server):
     """The theme's transitions (sidebars, folded solutions) and smooth scrolling stop."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, reduced_motion="reduce")
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(book_server)
-                  or not route.request.url.startswith("http") else route.abort())
+    opened, context = new_page(browser, book_server, "chapters/04_vae.html", reduced_motion=True)
     try:
-        page = context.new_page()
-        page.goto(book_server + "chapters/04_vae.html")
-        state = page.evaluate(MOTION_SCRIPT)
+        state = opened.page.evaluate(MOTION_SCRIPT)
     finally:
         context.close()
     assert state["scroll"] == "auto" and not state["moving"], state

@@ -401,12 +401,9 @@ def test_axe_after_training_and_with_hidden_controls(browser, book_server, axe_s
 
 
 def test_reduced_motion_redraws_once_a_second(browser, book_server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, reduced_motion="reduce")
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(book_server)
-                  or not route.request.url.startswith("http") else route.abort())
+    opened, context = new_page(browser, book_server, PAGE, reduced_motion=True)
     try:
-        page = context.new_page()
-        page.goto(book_server + PAGE)
+        page = opened.page
         page.wait_for_selector(f"{ROOT}[data-ready='1']")
         page.evaluate(f"""() => {{ window.redraws = 0;
             document.querySelector('{ROOT}').addEventListener('vae-playground-drawn', () => window.redraws++); }}""")
