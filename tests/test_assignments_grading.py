@@ -17,7 +17,7 @@ import pytest
 from coursegrader.chapter import flags as _flags
 from coursegrader.chapter import probe_specs, reference_checks
 from vaelib.checks import registry
-from vaelib.checks.data import dumps, loads
+from vaelib.checks.wire import dumps, loads
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))

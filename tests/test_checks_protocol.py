@@ -23,7 +23,7 @@ from vaelib.checks import (
     reparameterization,
     vae,
 )
-from vaelib.checks.data import DataError, dumps, from_data, loads, to_data
+from vaelib.checks.wire import DataError, dumps, from_data, loads, to_data
 
 
 def test_registry_names_every_check_once():

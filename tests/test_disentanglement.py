@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from vaelib.data.sprites import dsprites_factors, sprite_factors
-from vaelib.disentanglement import (
+from vaelib.evaluate import encode_means
+from vaelib.evaluate.disentanglement import (
     discrete_entropy,
     discrete_mutual_information,
     discretize,
     mutual_information_gap,
 )
-from vaelib.evaluate import encode_means
 
 
 def _grid(factors):

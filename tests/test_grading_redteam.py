@@ -117,7 +117,7 @@ def _attacks(folder: Path, reference: Path) -> dict[str, tuple[nbformat.Notebook
                     return lambda *a, **k: CheckResult(name, True, "ok")
             """, after="checks = AlwaysPass()"), ALL_FAIL),
         "e_monkeypatch": (_notebook(fill("""
-            import torch, vaelib.checks as vc, vaelib.checks.data as vd
+            import torch, vaelib.checks as vc, vaelib.checks.wire as vd
             from vaelib.checks import CheckResult
             vc.Check.decide = lambda self, outcome, **k: CheckResult(self.name, True, "ok")
             vc.Check.collect = lambda self, *a, **k: {"outcome": "data", "data": {"message": "ok", "passed": True}}

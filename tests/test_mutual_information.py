@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import mutual_info_score
 
-from vaelib.disentanglement import discrete_entropy, discrete_mutual_information, discretize
+from vaelib.evaluate.disentanglement import (
+    discrete_entropy,
+    discrete_mutual_information,
+    discretize,
+)
 
 
 def _columns(rng: np.random.Generator, n: int, sizes: list[int]) -> np.ndarray:

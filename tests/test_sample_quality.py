@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from vaelib.data.mixture import make_mixture
-from vaelib.sample_quality import (
+from vaelib.evaluate.sample_quality import (
     frechet_distance,
     gaussian_frechet_distance,
     label_spread,

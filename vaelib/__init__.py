@@ -12,14 +12,12 @@ The public surface, by responsibility:
 - :mod:`vaelib.train`: ``fit``, one model-agnostic training loop
 - :mod:`vaelib.evaluate`: measurements of a trained model: test ELBO, importance-sampled
   log-likelihood, encoder means, active units, linear probe, anomaly scores, ROC and AUROC,
-  accuracy on real and generated digits
-- :mod:`vaelib.disentanglement`: the mutual information gap (MIG)
+  accuracy on real and generated digits, the mutual information gap (MIG), scores for any
+  generator's samples (modes covered, label spread, Fréchet distance)
 - :mod:`vaelib.schedules`: KL weight schedules (warm-up, cyclical) and the learning-rate schedule
 - :mod:`vaelib.recipes`: training recipes shared by the chapters and the benchmarks, and the one
   way a new model is seeded, built and trained
 - :mod:`vaelib.classifier`: the digit classifier that grades generated digits
-- :mod:`vaelib.sample_quality`: scores for any generator's samples (modes covered, label spread,
-  Fréchet distance)
 - :mod:`vaelib.checkpoint`: save and load models with their configuration
 - :mod:`vaelib.bench_results`: the benchmarks' last results, shipped as package data
 - :mod:`vaelib.plots`, :mod:`vaelib.widgets`: figures, and slider explorers over latent spaces
@@ -37,7 +35,6 @@ from . import (
     classifier,
     data,
     decomposition,
-    disentanglement,
     evaluate,
     losses,
     models,
@@ -47,14 +44,12 @@ from . import (
     prose,
     recipes,
     runtime,
-    sample_quality,
     schedules,
     train,
 )
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import ImageSet, SpriteSet, binarize, fixed_binarization, load_mnist, make_sprites
 from .decomposition import beta_tc_elbo, exact_kl_decomposition, kl_decomposition
-from .disentanglement import mutual_information_gap
 from .evaluate import (
     active_units,
     auroc,
@@ -62,6 +57,7 @@ from .evaluate import (
     encode_means,
     evaluate_elbo,
     importance_log_likelihood,
+    mutual_information_gap,
     roc_curve,
 )
 from .losses import (
@@ -81,8 +77,8 @@ from .train import History, NonFiniteLossError, fit
 __version__ = "0.1.0"
 
 __all__ = [
-    "bench_results", "checkpoint", "classifier", "data", "decomposition", "disentanglement", "evaluate", "losses",
-    "models", "nets", "plots", "priors", "prose", "recipes", "runtime", "sample_quality", "schedules", "train",
+    "bench_results", "checkpoint", "classifier", "data", "decomposition", "evaluate", "losses",
+    "models", "nets", "plots", "priors", "prose", "recipes", "runtime", "schedules", "train",
     "SpriteSet", "make_sprites", "mutual_information_gap", "encode_means",
     "save_checkpoint", "load_checkpoint", "CheckpointError",
     "ImageSet", "load_mnist", "binarize", "fixed_binarization",

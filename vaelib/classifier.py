@@ -2,7 +2,7 @@
 
 Its accuracy on generated digits (:func:`vaelib.evaluate.generated_digit_accuracy`) says whether a
 conditional VAE draws the digit it was asked for; its last hidden layer is a feature space for
-comparing sets of images (:func:`vaelib.sample_quality.frechet_distance`).
+comparing sets of images (:func:`vaelib.evaluate.sample_quality.frechet_distance`).
 """
 
 from __future__ import annotations

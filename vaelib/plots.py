@@ -532,7 +532,7 @@ def samples_over_data(data: torch.Tensor, samples: dict, *, centers: torch.Tenso
         samples: ``{name: (M, 2) samples}``, one panel each, in order.
         centers: optional (K, 2) mixture means; with ``std``, a circle of ``radius`` standard
             deviations is drawn around each (the "near a mode" disc of
-            :func:`vaelib.sample_quality.mode_coverage`).
+            :func:`vaelib.evaluate.sample_quality.mode_coverage`).
         title: what the reader should see.
         max_points: points drawn per panel.
         limit: half-width of the square view; default: fitted to the data.

@@ -10,8 +10,8 @@ Every check is a :class:`Check` made of two halves, so that a grader can decide 
 own process while the learner's code runs in a sandbox:
 
 - the **probe** runs where the learner's code runs. It calls the learner's functions on inputs
-  it chooses and returns plain data (:mod:`vaelib.checks.data`: numbers, strings, lists, dicts;
-  tensors via :func:`~vaelib.checks.data.to_data`). It decides nothing: whatever it returns, even
+  it chooses and returns plain data (:mod:`vaelib.checks.wire`: numbers, strings, lists, dicts;
+  tensors via :func:`~vaelib.checks.wire.to_data`). It decides nothing: whatever it returns, even
   if the learner forged it, passes only if it is what a correct answer produces.
 - the **judge** is a pure function of that data, run by the trusted grader (and, for instant
   feedback, in the learner's kernel). It rebuilds the inputs from the same seed as the probe,
@@ -62,7 +62,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..runtime import env_flag
-from .data import dumps, from_data, loads, to_data
+from .wire import dumps, from_data, loads, to_data
 
 __all__ = ["CheckResult", "CheckFailed", "Check", "MultipleChoice", "Hint", "NOT_WRITTEN", "raised_message",
            "attempt", "attempted", "hint_for_known_mistake"]
@@ -190,7 +190,7 @@ class Check:
             outcome = loads(dumps(outcome))
         except (TypeError, ValueError) as err:
             raise TypeError(f"check {self.name!r}: its probe returned data that is not plain JSON "
-                            f"({err}); encode answers with vaelib.checks.data.to_data.") from None
+                            f"({err}); encode answers with vaelib.checks.wire.to_data.") from None
         return self.decide(outcome)
 
     def collect(self, *answers: Any, seed: int | None = None, **options: Any) -> dict:

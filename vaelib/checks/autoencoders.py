@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from . import Check, Hint, MultipleChoice
-from .data import from_data, to_data, type_name
+from .wire import from_data, to_data, type_name
 
 __all__ = ["check_holes_answer", "check_reconstruction_loss", "check_latent_size_experiment"]
 

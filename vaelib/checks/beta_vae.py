@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from . import Check, Hint, MultipleChoice, hint_for_known_mistake
-from .data import from_data, to_data
+from .wire import from_data, to_data
 
 __all__ = ["check_duplicate_latent_answer", "check_mig_from_information", "check_rotation_experiment"]
 

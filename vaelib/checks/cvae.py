@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from . import Check, Hint, MultipleChoice
-from .data import from_data, to_data, type_name
+from .wire import from_data, to_data, type_name
 
 __all__ = ["check_latent_size_answer", "check_condition_inputs", "check_label_swap_experiment"]
 

@@ -13,7 +13,7 @@ import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
 from . import Check, Hint, MultipleChoice, attempt, attempted
-from .data import from_data, to_data, type_name
+from .wire import from_data, to_data, type_name
 
 __all__ = [
     "linear_gaussian_elbo",

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 import torch
 
 from . import Check, Hint, MultipleChoice, attempt, attempted, hint_for_known_mistake
-from .data import from_data, to_data, type_name
+from .wire import from_data, to_data, type_name
 
 __all__ = ["check_kl_mean_answer", "check_free_bits_kl", "check_cyclical_experiment", "check_aggregate_moments"]
 

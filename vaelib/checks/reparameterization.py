@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 
 from . import Check, Hint, MultipleChoice
-from .data import from_data, to_data
+from .wire import from_data, to_data
 
 __all__ = [
     "variance_ratio_exact",

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from . import Check, Hint, MultipleChoice, hint_for_known_mistake
-from .data import from_data, to_data, type_name
+from .wire import from_data, to_data, type_name
 
 __all__ = ["check_bound_order_answer", "check_negative_elbo", "check_importance_sampling_experiment"]
 

@@ -12,7 +12,7 @@ import torch
 from probes import entropy_inputs  # the folder is on the grader's path while it loads this file
 
 from vaelib.checks import Hint
-from vaelib.checks.data import from_data
+from vaelib.checks.wire import from_data
 
 
 def judge_gaussian_entropy(data: dict) -> str:

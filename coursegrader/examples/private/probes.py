@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from vaelib.checks.data import to_data
+from vaelib.checks.wire import to_data
 
 
 def entropy_inputs(seed: int | None) -> torch.Tensor:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import nbformat
 
-from vaelib.checks.data import DataError, loads
+from vaelib.checks.wire import DataError, loads
 
 from .chapter import Chapter, exercise_start, flags, is_check_cell
 from .sandbox import Limits, free_uid, release_uid, run_runner

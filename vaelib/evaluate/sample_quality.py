@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from ._validation import number
+from .._validation import number
 
 __all__ = ["mode_coverage", "label_spread", "gaussian_frechet_distance", "frechet_distance"]
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ._validation import integer
+from .._validation import integer
 
 __all__ = ["mutual_information_gap", "discretize", "discrete_mutual_information",
            "discrete_entropy"]
