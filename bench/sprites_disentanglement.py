@@ -34,14 +34,8 @@ import torch
 import vaelib
 from vaelib.decomposition import beta_tc_elbo, kl_decomposition
 from vaelib.models import VAE
-from vaelib.recipes import (
-    SPRITES_BETAS,
-    SPRITES_RECIPE,
-    SPRITES_SEEDS,
-    Recipe,
-    train_new_model,
-    train_vae,
-)
+from vaelib.recipes import SPRITES_BETAS, SPRITES_RECIPE, SPRITES_SEEDS, Recipe, train_vae
+from vaelib.train import train_new_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sprites_disentanglement"
 TC_BETAS = (4, 16)  # the β-VAE grid's β > 1, so each β-TCVAE has a β-VAE at the same β

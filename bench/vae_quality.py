@@ -28,13 +28,6 @@ from vaelib.recipes import COURSE_RECIPE, PLAIN_RECIPE, train_vae
 RESULTS = result_path("vae_quality")  # package data, so chapter 4 reads it anywhere
 
 
-def independent_pixels_nll(train_x: torch.Tensor, test_x: torch.Tensor) -> float:
-    """Test NLL (nats per image) of one Bernoulli per pixel with the training mean as probability."""
-    p = train_x.mean(dim=0).clamp(1e-3, 1 - 1e-3)
-    log_p = test_x * p.log() + (1 - test_x) * (1 - p).log()
-    return float(-log_p.flatten(1).sum(1).mean())
-
-
 def score(model, test_x, samples: int) -> dict[str, float]:
     start = time.perf_counter()
     ll = vaelib.importance_log_likelihood(model, test_x, samples=samples, seed=0)
@@ -70,7 +63,7 @@ def main() -> None:
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
         "torch": torch.__version__,
         "data": "bundled MNIST subset: 4,000 train (dynamic binarization) / 1,000 test (fixed binarization)",
-        "independent_pixels_test_nll_nats": round(independent_pixels_nll(
+        "independent_pixels_test_nll_nats": round(-vaelib.evaluate.independent_pixels_log_likelihood(
             vaelib.fixed_binarization(train.x), test_x), 2),
         "recipes": {},
     }

@@ -46,7 +46,7 @@ DATA_FACTS = {  # number -> what the sentence must mention for the number to be 
 }
 # Where the chapters' shared settings live: their numbers are constants of the method too.
 LIBRARY_SETTINGS = [Path(__file__).resolve().parents[1] / "vaelib" / name
-                    for name in ("recipes.py", "evaluate/classification.py", "evaluate/codes.py")]
+                    for name in ("recipes.py", "experiments.py", "evaluate/classification.py", "evaluate/codes.py")]
 # Small numbers that stand for themselves in mathematical prose ("between 0 and 1", "2-D").
 ALWAYS = {"0", "1", "2"}
 

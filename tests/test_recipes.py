@@ -31,7 +31,7 @@ def test_train_vae_is_reproducible():
 def test_train_new_model_seeds_then_builds_then_fits():
     from vaelib import fit, seed_everything
     from vaelib.models import VAE
-    from vaelib.recipes import train_new_model
+    from vaelib.train import train_new_model
 
     x = torch.rand(60, 1, 4, 4)
 
@@ -59,3 +59,26 @@ def test_a_printed_recipe_fits_the_book_column():
         for name, value in recipe.describe().items():
             if name != "name":
                 assert f"{name}={value!r}" in text  # each field whole, on one line
+
+
+def test_train_new_model_makes_the_optimizer_for_the_model_it_built():
+    from vaelib.models import VAE
+    from vaelib.train import train_new_model
+
+    made = []
+
+    def sgd_on_the_decoder(model):
+        made.append(model)
+        return torch.optim.SGD(model.decoder.parameters(), lr=0.1)
+
+    x = torch.rand(40, 1, 4, 4)
+    model, _ = train_new_model(lambda: VAE(2, hidden=(8,), image_shape=(1, 4, 4)),
+                               lambda m, xb: {"loss": (torch.sigmoid(m(xb)[0]) - xb).pow(2).sum()}, x,
+                               seed=0, steps=3, batch_size=20, optimizer=sgd_on_the_decoder, progress=False)
+    assert made == [model]
+    fresh, _ = train_new_model(lambda: VAE(2, hidden=(8,), image_shape=(1, 4, 4)),
+                               lambda m, xb: {"loss": (torch.sigmoid(m(xb)[0]) - xb).pow(2).sum()}, x,
+                               seed=0, steps=1, batch_size=20, lr=1e-9, progress=False)
+    for a, b in zip(model.encoder.parameters(), fresh.encoder.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)  # only the decoder was given to the optimizer
+

@@ -51,15 +51,16 @@ def test_bad_images():
 
 def test_binary_data_is_used_as_it_is_and_grey_levels_are_binarized(sprites_x, monkeypatch):
     import vaelib.recipes as recipes
+    import vaelib.train as train
 
     seen = []
-    real_fit = recipes.fit
+    real_fit = train.fit
 
     def spy(model, loss_fn, x, **kw):
         seen.append(kw["transform"])
         return real_fit(model, loss_fn, x, **kw)
 
-    monkeypatch.setattr(recipes, "fit", spy)
+    monkeypatch.setattr(train, "fit", spy)
     small = {**SPRITES_RECIPE.describe(), "steps": 1, "batch_size": 8}
     del small["dynamic_binarization"]
     train_vae(SPRITES_RECIPE.__class__(**small, dynamic_binarization=False), sprites_x, progress=False)

@@ -9,14 +9,17 @@ The public surface, by responsibility:
 - :mod:`vaelib.losses`: closed-form KLs, log-likelihoods, the ELBO (nats per example)
 - :mod:`vaelib.decomposition`: the KL term split into index-code MI, total correlation and
   dimension-wise KL; the β-TCVAE loss
-- :mod:`vaelib.train`: ``fit``, one model-agnostic training loop
+- :mod:`vaelib.train`: ``fit``, one model-agnostic training loop, and ``train_new_model``, the one
+  way a new model is seeded, built and trained
 - :mod:`vaelib.evaluate`: measurements of a trained model: test ELBO, importance-sampled
   log-likelihood, encoder means, active units, linear probe, anomaly scores, ROC and AUROC,
   accuracy on real and generated digits, the mutual information gap (MIG), scores for any
   generator's samples (modes covered, label spread, Fréchet distance)
 - :mod:`vaelib.schedules`: KL weight schedules (warm-up, cyclical) and the learning-rate schedule
-- :mod:`vaelib.recipes`: training recipes shared by the chapters and the benchmarks, and the one
-  way a new model is seeded, built and trained
+- :mod:`vaelib.recipes`: the VAE's training recipes (size, budget, optimizer) as data, and
+  ``train_vae``, which trains a recipe's VAE
+- :mod:`vaelib.experiments`: every experiment a chapter runs and ``bench/claims.py`` re-runs on
+  other seeds, written once
 - :mod:`vaelib.classifier`: the digit classifier that grades generated digits
 - :mod:`vaelib.checkpoint`: save and load models with their configuration
 - :mod:`vaelib.bench_results`: the benchmarks' last results, shipped as package data
@@ -36,6 +39,7 @@ from . import (
     data,
     decomposition,
     evaluate,
+    experiments,
     losses,
     models,
     nets,
@@ -48,46 +52,41 @@ from . import (
     train,
 )
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .data import ImageSet, SpriteSet, binarize, fixed_binarization, load_mnist, make_sprites
-from .decomposition import beta_tc_elbo, exact_kl_decomposition, kl_decomposition
+from .data import binarize, fixed_binarization, load_mnist, make_sprites
+from .decomposition import beta_tc_elbo
 from .evaluate import (
     active_units,
-    auroc,
     bits_per_dim,
     encode_means,
     evaluate_elbo,
     importance_log_likelihood,
     mutual_information_gap,
-    roc_curve,
 )
 from .losses import (
-    ElboTerms,
     bernoulli_log_likelihood,
     conditional_elbo,
     elbo,
     gaussian_log_likelihood,
-    kl_diagonal_gaussians,
     kl_standard_normal,
 )
 from .models import VAE, Autoencoder, ConditionalVAE
-from .priors import MixturePrior, StandardNormalPrior, VampPrior
 from .runtime import get_device, seed_everything
-from .train import History, NonFiniteLossError, fit
+from .train import History, NonFiniteLossError, fit, train_new_model
 
 __version__ = "0.1.0"
 
+# The names the chapters call as vaelib.NAME, each reached this one way (the rest by module:
+# vaelib.evaluate.auroc, vaelib.priors.MixturePrior, ...), and what a learner meets in an error.
 __all__ = [
-    "bench_results", "checkpoint", "classifier", "data", "decomposition", "evaluate", "losses",
+    "bench_results", "checkpoint", "classifier", "data", "decomposition", "evaluate", "experiments", "losses",
     "models", "nets", "plots", "priors", "prose", "recipes", "runtime", "schedules", "train",
-    "SpriteSet", "make_sprites", "mutual_information_gap", "encode_means",
-    "save_checkpoint", "load_checkpoint", "CheckpointError",
-    "ImageSet", "load_mnist", "binarize", "fixed_binarization",
-    "Autoencoder", "VAE", "ConditionalVAE", "conditional_elbo",
-    "StandardNormalPrior", "MixturePrior", "VampPrior",
-    "ElboTerms", "elbo", "kl_standard_normal", "kl_diagonal_gaussians",
-    "beta_tc_elbo", "kl_decomposition", "exact_kl_decomposition",
-    "bernoulli_log_likelihood", "gaussian_log_likelihood",
-    "fit", "History", "NonFiniteLossError",
-    "evaluate_elbo", "importance_log_likelihood", "bits_per_dim", "active_units", "roc_curve", "auroc",
     "get_device", "seed_everything",
+    "load_mnist", "make_sprites", "binarize", "fixed_binarization",
+    "Autoencoder", "VAE", "ConditionalVAE",
+    "elbo", "conditional_elbo", "beta_tc_elbo", "kl_standard_normal",
+    "bernoulli_log_likelihood", "gaussian_log_likelihood",
+    "fit", "train_new_model", "History", "NonFiniteLossError",
+    "evaluate_elbo", "importance_log_likelihood", "bits_per_dim", "active_units", "encode_means",
+    "mutual_information_gap",
+    "save_checkpoint", "load_checkpoint", "CheckpointError",
 ]

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._validation import batch_slices
-from .recipes import train_new_model
-from .train import History
+from .nets import mlp
+from .train import History, train_new_model
 
 __all__ = ["DigitClassifier", "train_classifier"]
 
@@ -34,12 +34,7 @@ class DigitClassifier(nn.Module):
     def __init__(self, *, hidden: Sequence[int] = (256,), num_classes: int = 10,
                  image_shape: Sequence[int] = (1, 28, 28), dropout: float = 0.2):
         super().__init__()
-        sizes = [math.prod(image_shape), *(int(h) for h in hidden)]
-        layers: list[nn.Module] = []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
-            layers += [nn.Linear(n_in, n_out), nn.ReLU(), nn.Dropout(dropout)]
-        layers.append(nn.Linear(sizes[-1], num_classes))
-        self.net = nn.Sequential(*layers)
+        self.net = mlp([math.prod(image_shape), *hidden, num_classes], dropout=dropout)
         self.num_classes = num_classes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

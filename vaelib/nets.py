@@ -7,29 +7,44 @@ the features mean (a code, or the mean and log-variance of q(z|x)).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from math import prod
 
 import torch
 from torch import nn
+
+from ._validation import number
 
 __all__ = ["mlp", "MLPEncoder", "MLPDecoder", "ConvEncoder", "ConvDecoder", "make_encoder", "make_decoder"]
 
 ARCHITECTURES = ("mlp", "conv")
 
 
-def mlp(sizes: Sequence[int], *, activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
-    """Linear layers of the given sizes with ``activation`` between them (not after the last).
+def mlp(sizes: Sequence[int], *, activation: Callable[[], nn.Module] = nn.ReLU,
+        dropout: float = 0.0) -> nn.Sequential:
+    """Linear layers of the given sizes with ``activation`` (and dropout) between them, not after
+    the last: the one fully connected builder of the course (encoders, decoders, the classifier,
+    chapter 9's GAN and diffusion networks).
 
-    ``mlp([784, 400, 20])`` is Linear(784, 400) -> ReLU -> Linear(400, 20).
+    ``mlp([784, 400, 20])`` is Linear(784, 400) -> ReLU -> Linear(400, 20);
+    ``mlp([784, 256, 10], dropout=0.2)`` is Linear -> ReLU -> Dropout(0.2) -> Linear.
+
+    Args:
+        sizes: the layer widths, input first; at least two positive integers.
+        activation: makes one activation module, e.g. ``nn.SiLU`` or
+            ``functools.partial(nn.LeakyReLU, 0.2)``.
+        dropout: the dropout probability after each hidden activation, in [0, 1); 0: no dropout layer.
     """
-    if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
-        raise ValueError(f"mlp needs at least two positive sizes, got {list(sizes)}.")
+    if len(sizes) < 2 or any(isinstance(s, bool) or int(s) != s or int(s) < 1 for s in sizes):
+        raise ValueError(f"mlp needs at least two positive integer sizes, got {list(sizes)}.")
+    dropout = number("dropout", dropout, at_least=0, below=1, advice="0 turns dropout off.")
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(nn.Linear(n_in, n_out))
+        layers.append(nn.Linear(int(n_in), int(n_out)))
         if i < len(sizes) - 2:
             layers.append(activation())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
 
 

@@ -6,9 +6,8 @@ latent size and hidden layers, the budget in optimizer steps, the batch size, th
 and its schedule, and whether the images are binarized afresh at every step. Keeping recipes as
 data makes the comparison in the benchmark and the numbers in the book come from one definition.
 
-Every model the course trains starts the same way: seed everything, build the model, then
-:func:`vaelib.fit` with the same seed (:func:`train_new_model`), so that two runs with one seed
-start from the same weights and see the same batches.
+:func:`train_vae` builds a recipe's VAE and trains it through :func:`vaelib.train.train_new_model`,
+the one way the course trains a new model.
 """
 
 from __future__ import annotations
@@ -18,18 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from ._validation import number
 from .data import binarize
 from .losses import elbo
 from .models import VAE
-from .runtime import seed_everything
 from .schedules import cosine_lr
-from .train import History, fit
+from .train import History, train_new_model
 
-__all__ = ["Recipe", "PLAIN_RECIPE", "COURSE_RECIPE", "SPRITES_RECIPE", "SPRITES_BETAS",
-           "SPRITES_SEEDS", "train_vae", "train_new_model"]
+__all__ = ["Recipe", "PLAIN_RECIPE", "COURSE_RECIPE", "TWO_D_RECIPE", "SPRITES_RECIPE", "SPRITES_BETAS",
+           "SPRITES_SEEDS", "train_vae"]
 
 SCHEDULES = ("constant", "cosine")
 
@@ -97,32 +94,9 @@ PLAIN_RECIPE = Recipe(name="plain", steps=7000)
 # checks the gain on several seeds.
 COURSE_RECIPE = Recipe(name="course", steps=7000, lr=3e-3, schedule="cosine", warmup=300)
 
-
-def train_new_model(build: Callable[[], nn.Module], loss_fn: Callable, x: torch.Tensor, *,
-                    seed: int = 0, device: str | torch.device | None = None,
-                    **fit_args) -> tuple[nn.Module, History]:
-    """Seed everything, build a fresh model and train it with :func:`vaelib.fit`.
-
-    The seed fixes the initial weights (``build`` runs right after seeding), the batch order and
-    the sampling noise, so that models trained with one seed and different settings start from
-    the same weights and see the same batches.
-
-    Args:
-        build: makes the untrained model, e.g. ``lambda: VAE(20)``.
-        loss_fn: the loss, as :func:`vaelib.fit` takes it.
-        x: training inputs, (N, ...).
-        seed: seeds :func:`vaelib.seed_everything` and :func:`vaelib.fit`.
-        device: where to train (default: ``x``'s device).
-        **fit_args: the other arguments of :func:`vaelib.fit` (``steps`` is required).
-
-    Returns:
-        ``(model, history)``, the model in eval mode on ``device``.
-    """
-    device = torch.device(device) if device is not None else x.device
-    seed_everything(seed)
-    model = build().to(device)
-    history = fit(model, loss_fn, x.to(device), seed=seed, **fit_args)
-    return model.eval(), history
+# Chapter 4's 2-D VAE: the course's recipe with a code one can plot, and fewer steps (two numbers
+# per image take less to learn).
+TWO_D_RECIPE = dataclasses.replace(COURSE_RECIPE, name="2-D", steps=3000, latent_dim=2)
 
 
 def train_vae(recipe: Recipe, x: torch.Tensor, *, beta: float = 1.0,

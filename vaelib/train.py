@@ -6,6 +6,10 @@ function returns. A step whose loss terms or gradients are not finite makes no u
 training with a :class:`NonFiniteLossError` that carries the history so far. The budget is a
 number of optimizer steps, so a chapter takes the same time whichever MNIST source was found; a
 wall-clock ``time_limit`` can end it earlier, for comparisons of models at an equal time budget.
+
+Every new model the course trains goes through :func:`train_new_model`: seed everything, build
+the model, then :func:`fit` with the same seed, so that two runs with one seed start from the
+same weights and see the same batches.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from ._validation import number, positive_int
-from .runtime import env_flag
+from .runtime import env_flag, seed_everything
 
-__all__ = ["fit", "History", "NonFiniteLossError"]
+__all__ = ["fit", "train_new_model", "History", "NonFiniteLossError"]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -243,6 +248,37 @@ def fit(
     if progress:
         print(_summary(desc, history))
     return history
+
+
+def train_new_model(build: Callable[[], nn.Module], loss_fn: Callable, x: torch.Tensor, *,
+                    seed: int = 0, device: str | torch.device | None = None,
+                    optimizer: Callable[[nn.Module], torch.optim.Optimizer] | None = None,
+                    **fit_args) -> tuple[nn.Module, History]:
+    """Seed everything, build a fresh model and train it with :func:`vaelib.fit`.
+
+    The seed fixes the initial weights (``build`` runs right after seeding), the batch order and
+    the sampling noise, so that models trained with one seed and different settings start from
+    the same weights and see the same batches.
+
+    Args:
+        build: makes the untrained model, e.g. ``lambda: VAE(20)``.
+        loss_fn: the loss, as :func:`vaelib.fit` takes it.
+        x: training inputs, (N, ...).
+        seed: seeds :func:`vaelib.seed_everything` and :func:`vaelib.fit`.
+        device: where to train (default: ``x``'s device).
+        optimizer: an optimizer over the built model's parameters, made by this function of the
+            model (e.g. one Adam per part of a GAN); ``None``: Adam at ``fit_args["lr"]``.
+        **fit_args: the other arguments of :func:`vaelib.fit` (``steps`` is required).
+
+    Returns:
+        ``(model, history)``, the model in eval mode on ``device``.
+    """
+    device = torch.device(device) if device is not None else x.device
+    seed_everything(seed)
+    model = build().to(device)
+    history = fit(model, loss_fn, x.to(device), seed=seed,
+                  optimizer=optimizer(model) if optimizer is not None else None, **fit_args)
+    return model.eval(), history
 
 
 def _all_finite(grads: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:

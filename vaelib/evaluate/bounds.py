@@ -123,3 +123,19 @@ def bits_per_dim(nats_per_example: float | torch.Tensor, dims: int):
     """
     dims = integer("dims", dims, at_least=1, advice="It is the dimensions per example, x[0].numel().")
     return nats_per_example / (dims * math.log(2))
+
+
+@torch.no_grad()
+def independent_pixels_log_likelihood(train_x: torch.Tensor, x: torch.Tensor) -> float:
+    """The baseline with no latent variable at all: each pixel an independent Bernoulli whose
+    probability is that pixel's mean over the binary training images ``train_x``, clamped to
+    [0.001, 0.999]; returns log p(x) in nats per image, averaged over the binary images ``x``.
+
+    Any model with a code should beat it: it knows where the ink usually is, and nothing else.
+    """
+    if train_x.shape[1:] != x.shape[1:]:
+        raise ValueError(f"train_x images have shape {tuple(train_x.shape[1:])} but x images have "
+                         f"{tuple(x.shape[1:])}; they must match.")
+    p = train_x.mean(dim=0).clamp(1e-3, 1 - 1e-3)
+    return float((x * p.log() + (1 - x) * (1 - p).log()).flatten(1).sum(1).mean())
+
