@@ -32,10 +32,8 @@ import numpy as np
 import torch
 
 import vaelib
-from vaelib.decomposition import beta_tc_elbo, kl_decomposition
-from vaelib.models import VAE
+from vaelib import experiments
 from vaelib.recipes import SPRITES_BETAS, SPRITES_RECIPE, SPRITES_SEEDS, Recipe, train_vae
-from vaelib.train import train_new_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sprites_disentanglement"
 TC_BETAS = (4, 16)  # the β-VAE grid's β > 1, so each β-TCVAE has a β-VAE at the same β
@@ -53,38 +51,17 @@ def recipes(archs: list[str], steps: int | None) -> dict[str, Recipe]:
 
 
 def train(method: str, recipe: Recipe, x: torch.Tensor, beta: float, seed: int, device):
-    """A model trained as chapter 6 trains its β-VAEs; β-TCVAE only swaps the loss."""
+    """A model trained as chapter 6 trains it: the β-VAE with `train_vae`, the β-TCVAE with
+    `vaelib.experiments.beta_tcvae` (the same start and batches; only the loss differs)."""
     if method == "beta-vae":
         return train_vae(recipe, x, beta=beta, device=device, seed=seed, progress=False)
-    n = x.shape[0]
-
-    def build() -> VAE:  # the same model train_vae builds, so a seed gives the same start
-        return VAE(recipe.latent_dim, hidden=recipe.hidden, image_shape=tuple(x.shape[1:]),
-                   arch=recipe.arch)
-
-    return train_new_model(build, lambda m, xb: beta_tc_elbo(m, xb, beta=beta, dataset_size=n),
-                           x, seed=seed, device=device, steps=recipe.steps,
-                           batch_size=recipe.batch_size, lr=recipe.lr,
-                           lr_schedule=recipe.lr_schedule(), progress=False,
-                           desc=f"β-TCVAE (β = {beta:g})")
+    return experiments.beta_tcvae(beta, x, seed=seed, recipe=recipe, device=device, progress=False)
 
 
-@torch.no_grad()
-def kl_split(model, x: torch.Tensor, seed: int = 0) -> dict[str, float]:
+def kl_split(model, x: torch.Tensor) -> dict[str, float]:
     """MI, TC and dimension-wise KL of a trained model on all of ``x``, nats per image."""
-    gen = torch.Generator().manual_seed(seed)
-    order = torch.randperm(x.shape[0], generator=gen)
-    device = next(model.parameters()).device
-    sums, count = {"mi": 0.0, "tc": 0.0, "dwkl": 0.0}, 0
-    torch.manual_seed(seed)
-    for start in range(0, x.shape[0] - SPLIT_BATCH + 1, SPLIT_BATCH):
-        mu, logvar = model.encode(x[order[start:start + SPLIT_BATCH]].to(device))
-        z = model.reparameterize(mu, logvar)
-        terms = kl_decomposition(z, mu, logvar, dataset_size=x.shape[0])
-        for k in sums:
-            sums[k] += float(terms[k].sum())
-        count += z.shape[0]
-    return {k: v / count for k, v in sums.items()}
+    split = experiments.kl_split(model, x, batch=SPLIT_BATCH)
+    return {k: split[k] for k in ("mi", "tc", "dwkl")}
 
 
 def score(model, sprites, factors) -> dict:

@@ -168,6 +168,35 @@ def test_separated_posteriors_give_mi_log_n_and_mws_log_nm():
     torch.testing.assert_close(mws["mi"], torch.full((m,), math.log(n * m)), rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("estimator", ["mss", "mws"])
+def test_minibatch_estimates_match_a_brute_force_loop(estimator):
+    # Every log-density written out with torch.distributions, one sample and one posterior at a
+    # time, with the weights the module's docstring states.
+    m, d, n = 5, 3, 20
+    mu, logvar = _correlated_posteriors(m, seed=3)
+    z = _draw(mu, logvar, torch.Generator().manual_seed(2))
+    out = kl_decomposition(z, mu, logvar, dataset_size=n, estimator=estimator)
+    std = torch.exp(0.5 * logvar)
+
+    def weight(i, j):
+        if estimator == "mws":
+            return 1 / (n * m)
+        return 1 / n if i == j else (n - 1) / (n * (m - 1))
+
+    for i in range(m):
+        joint = sum(weight(i, j) * math.exp(float(Normal(mu[j], std[j]).log_prob(z[i]).sum()))
+                    for j in range(m))
+        marginals = [sum(weight(i, j) * math.exp(float(Normal(mu[j, k], std[j, k]).log_prob(z[i, k])))
+                         for j in range(m)) for k in range(d)]
+        log_own = float(Normal(mu[i], std[i]).log_prob(z[i]).sum())
+        log_prior = float(Normal(0.0, 1.0).log_prob(z[i]).sum())
+        log_prod = sum(math.log(q) for q in marginals)
+        want = {"mi": log_own - math.log(joint), "tc": math.log(joint) - log_prod,
+                "dwkl": log_prod - log_prior, "kl": log_own - log_prior}
+        for k, v in want.items():
+            assert float(out[k][i]) == pytest.approx(v, abs=1e-10), (k, i)
+
+
 @pytest.fixture(scope="module")
 def reference():
     """A random data set of 64 posteriors and its three terms with the full mixture."""
@@ -262,6 +291,34 @@ def test_exact_dimension_wise_kl_against_a_trapezoid_integral(reference):
         keep = q > 0
         total += float(torch.trapezoid(q[keep] * (q[keep].log() - p[keep].log()), grid[keep]))
     assert exact["dwkl"] == pytest.approx(total, abs=1e-7)
+
+
+def test_exact_mi_and_tc_against_a_grid_integral():
+    # Two dimensions, so that MI and TC are plain double integrals over a fine grid: the check of
+    # the Monte Carlo half of exact_kl_decomposition (the rest is checked in closed form above).
+    mu, logvar = _correlated_posteriors(8, seed=5)
+    mu, logvar = mu[:, :2], logvar[:, :2]  # means near the diagonal: correlated, so TC > 0
+    exact = exact_kl_decomposition(mu, logvar, samples=4000)
+    axis = torch.linspace(-7, 7, 1401)  # step 0.01; the narrowest posterior has sd 0.22
+    z1, z2 = torch.meshgrid(axis, axis, indexing="ij")
+    grid = torch.stack([z1, z2], dim=-1).unsqueeze(2)  # (G, G, 1, 2)
+    std = torch.exp(0.5 * logvar)
+    q_n = Normal(mu, std).log_prob(grid).sum(-1).exp()  # (G, G, N): each posterior's density
+    q = q_n.mean(-1)  # the aggregate posterior
+    q_1 = Normal(mu[:, 0], std[:, 0]).log_prob(axis.unsqueeze(1)).exp().mean(-1)  # (G,) marginals
+    q_2 = Normal(mu[:, 1], std[:, 1]).log_prob(axis.unsqueeze(1)).exp().mean(-1)
+
+    def integral(f):  # (G, G) -> the double trapezoid integral
+        return float(torch.trapezoid(torch.trapezoid(f, axis, dim=1), axis))
+
+    tiny = 1e-300
+    mi = sum(integral(q_n[..., k] * (q_n[..., k].clamp_min(tiny).log() - q.clamp_min(tiny).log()))
+             for k in range(mu.shape[0])) / mu.shape[0]
+    tc = integral(q * (q.clamp_min(tiny).log() - (q_1.unsqueeze(1) * q_2.unsqueeze(0)).clamp_min(tiny).log()))
+    assert tc > 0.1 and mi > 0.5  # all three terms well away from 0
+    assert exact["mi"] == pytest.approx(mi, abs=4 * exact["mi_se"])
+    assert exact["tc"] == pytest.approx(tc, abs=4 * exact["tc_se"])
+    assert mi + tc + exact["dwkl"] == pytest.approx(exact["kl"], abs=1e-4)
 
 
 def test_exact_terms_sum_to_the_closed_form_kl(reference):

@@ -132,3 +132,67 @@ def test_one_mlp_builder_for_every_network():
         mlp([4, 2.5])
     with pytest.raises(ValueError, match="positive integer sizes"):
         mlp([4, True])
+
+
+def tiny_sprites(n=64):
+    """Binary 4x4 images standing in for the sprites, with the tiny recipe that trains on them."""
+    x = torch.bernoulli(torch.full((n, 1, 4, 4), 0.3), generator=torch.Generator().manual_seed(0))
+    recipe = vaelib.recipes.Recipe(name="tiny", steps=6, batch_size=16, lr=1e-2, latent_dim=2,
+                                   hidden=(8,), dynamic_binarization=False)
+    return SimpleNamespace(x=x), recipe
+
+
+def test_beta_tcvae_at_beta_one_is_the_plain_vae_of_the_same_seed():
+    # Same start weights, batches and sampling noise as train_vae: at β = 1 the two losses are one
+    # and the trained weights agree; at β = 4 only the TC term tells them apart.
+    sprites, recipe = tiny_sprites()
+    plain, _ = vaelib.recipes.train_vae(recipe, sprites.x, beta=1, seed=3, progress=False)
+    tc_one, history = experiments.beta_tcvae(1, sprites, seed=3, recipe=recipe, progress=False)
+    for (name, p), q in zip(plain.named_parameters(), tc_one.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-6, msg=name)
+    assert {"mi", "tc", "dwkl"} <= set(history.train) and len(history.steps) == recipe.steps
+    tc_four, _ = experiments.beta_tcvae(4, sprites.x, seed=3, recipe=recipe, progress=False)  # a bare tensor
+    beta_four, _ = vaelib.recipes.train_vae(recipe, sprites.x, beta=4, seed=3, progress=False)
+    differs = [not torch.allclose(p, q) for p, q in zip(tc_four.parameters(), beta_four.parameters(), strict=True)]
+    assert any(differs)
+    short, history = experiments.beta_tcvae(4, sprites, seed=3, recipe=recipe, steps=2, progress=False)
+    assert len(history.steps) == 2 and not short.training
+
+
+def test_beta_tcvae_rejects_bad_arguments():
+    sprites, recipe = tiny_sprites()
+    for beta in (0, -2.0, float("nan"), True, "4"):
+        with pytest.raises(ValueError, match="beta must be a positive number"):
+            experiments.beta_tcvae(beta, sprites, recipe=recipe, progress=False)
+    for steps in (0, 2.5):
+        with pytest.raises(ValueError, match="steps must be a positive integer"):
+            experiments.beta_tcvae(4, sprites, steps=steps, recipe=recipe, progress=False)
+    with pytest.raises(ValueError, match="seed must be"):
+        experiments.beta_tcvae(4, sprites, seed=1.5, recipe=recipe, progress=False)
+    with pytest.raises(ValueError, match="fewer than one batch of 16"):
+        experiments.beta_tcvae(4, SimpleNamespace(x=sprites.x[:10]), recipe=recipe, progress=False)
+    with pytest.raises(ValueError, match=r"images of shape \(N, C, H, W\); got \(64, 16\)"):
+        experiments.beta_tcvae(4, sprites.x.flatten(1), recipe=recipe, progress=False)
+    with pytest.raises(ValueError, match="got list"):
+        experiments.beta_tcvae(4, [sprites.x], recipe=recipe, progress=False)
+
+
+def test_kl_split_shares_the_sampled_kl_and_matches_the_estimator():
+    sprites, _ = tiny_sprites(40)
+    model = tiny_vae(3)
+    split = experiments.kl_split(model, sprites.x, batch=40, seed=2)
+    assert split["mi"] + split["tc"] + split["dwkl"] == pytest.approx(split["kl"], abs=1e-5)
+    # One batch of all 40 images: the estimator on the same shuffle and the same draw.
+    order = torch.randperm(40, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        mu, logvar = model.encode(sprites.x[order])
+        z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=torch.Generator().manual_seed(2))
+        want = vaelib.decomposition.kl_decomposition(z, mu, logvar, dataset_size=40)
+    for k, v in want.items():
+        assert split[k] == pytest.approx(float(v.mean()), abs=1e-5), k
+    halves = experiments.kl_split(model, sprites.x, batch=16, seed=2)  # two batches, 8 images left out
+    assert set(halves) == set(split)
+    with pytest.raises(ValueError, match="at least one batch of 64"):
+        experiments.kl_split(model, sprites.x, batch=64)
+    with pytest.raises(ValueError, match="batch must be"):
+        experiments.kl_split(model, sprites.x, batch=1)

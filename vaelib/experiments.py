@@ -14,7 +14,9 @@ By chapter:
 - 5: :data:`PATHOLOGY_SETTINGS` and :func:`pathology_vae`; :func:`diagnose`;
   :func:`gaussian_2d_vae` and :func:`rate_and_distortion`; :func:`prior_sample_scores`
 - 5, 7, 9: :func:`digit_classifier`, the judge of generated digits
-- 6: :func:`beta_vae_point` on the models of :data:`~vaelib.recipes.SPRITES_RECIPE`
+- 6: :func:`beta_vae_point` on the models of :data:`~vaelib.recipes.SPRITES_RECIPE`;
+  :func:`beta_tcvae`, the same recipe with only the total correlation weighted by β, and
+  :func:`kl_split`, where a trained model's KL goes
 - 7: :func:`conditional_vae`, :func:`label_probe`
 - 8: :func:`anomaly_models`, :func:`anomaly_score_sets`, :func:`labelled_subset`,
   :func:`few_label_accuracies`
@@ -31,6 +33,7 @@ import torch
 from ._validation import integer, number
 from .classifier import DigitClassifier, train_classifier
 from .data import binarize, fixed_binarization
+from .decomposition import beta_tc_elbo, kl_decomposition
 from .evaluate import (
     active_units,
     anomaly_scores,
@@ -50,9 +53,9 @@ from .losses import (
     kl_standard_normal_per_dim,
 )
 from .models import VAE, Autoencoder, ConditionalVAE
-from .recipes import COURSE_RECIPE, train_vae
+from .recipes import COURSE_RECIPE, SPRITES_RECIPE, Recipe, train_vae
 from .schedules import cosine_lr, cyclical, linear_warmup
-from .train import train_new_model
+from .train import History, train_new_model
 
 __all__ = [
     "CLASSIFIER_STEPS", "digit_classifier",
@@ -60,7 +63,7 @@ __all__ = [
     "PathologySetting", "PATHOLOGY_STEPS", "PATHOLOGY_SETTINGS", "pathology_vae", "diagnose",
     "GAUSSIAN_2D_STEPS", "GAUSSIAN_2D_SIGMAS", "gaussian_2d_vae", "rate_and_distortion",
     "prior_sample_scores",
-    "beta_vae_point",
+    "beta_vae_point", "SPRITES_TC_BETA", "beta_tcvae", "kl_split",
     "CVAE_STEPS", "conditional_vae", "label_probe",
     "ANOMALY_STEPS", "anomaly_models", "anomaly_score_sets", "labelled_subset", "few_label_accuracies",
     "PRIOR_STEPS", "PRIORS", "prior_vae", "prior_report",
@@ -252,6 +255,96 @@ def beta_vae_point(model, sprites) -> dict:
     active, variances = active_units(model, sprites.x)
     return {"rate": terms["kl"], "distortion": -terms["reconstruction"], "mig": mig,
             "active": active, "variances": variances}
+
+
+# The β at which chapter 6 trains a β-TCVAE beside its β-VAEs (one of SPRITES_BETAS, so that each
+# seed gives a β-VAE and a β-TCVAE with the same β, start and batches); measured against the other
+# choices in bench/sprites_disentanglement.py.
+SPRITES_TC_BETA = 16
+
+
+def beta_tcvae(beta: float, sprites, *, seed: int = 0, steps: int | None = None,
+               recipe: Recipe = SPRITES_RECIPE, device=None,
+               progress: bool = True) -> tuple[VAE, History]:
+    """Chapter 6's β-TCVAE: the β-VAE's recipe with only the total correlation weighted by β.
+
+    The model, the optimizer, the batches and the sampling noise are those of
+    ``train_vae(recipe, sprites.x, beta=beta, seed=seed)``; only the loss differs:
+    :func:`vaelib.decomposition.beta_tc_elbo`, ``-E[log p(x|z)] + KL + (β - 1) TC`` in nats per
+    image, the total correlation estimated on each batch with the stratified estimator over all
+    ``len(sprites.x)`` images. With one seed a β-TCVAE and a β-VAE start from the same weights and
+    see the same batches, so they differ only in what β multiplies; at β = 1 both are the plain VAE.
+
+    Args:
+        beta: the weight of the total correlation, positive (1: the plain VAE).
+        sprites: the training set, anything with the images as ``.x``, (N, C, H, W) in [0, 1]
+            (:func:`vaelib.make_sprites`); a bare tensor of images is accepted too.
+        seed: seeds the initial weights, the batch order and the sampling noise.
+        steps: optimizer steps (default: the recipe's); the learning-rate schedule stretches with it.
+        recipe: the model's size and how to train it (default: the β-VAE's of chapter 6).
+        device: where to train (default: the images' device).
+        progress: show a progress bar.
+
+    Returns:
+        ``(model, history)``, the model in eval mode; measure it with :func:`beta_vae_point` and
+        :func:`kl_split`.
+
+    Raises:
+        ValueError: ``beta`` not a positive number, ``steps`` or ``seed`` not an integer, images
+            that are not a batch of at least ``recipe.batch_size`` images of shape (N, C, H, W).
+    """
+    beta = number("beta", beta, above=0, advice="1 is the plain VAE.")
+    seed = integer("seed", seed)
+    steps = recipe.steps if steps is None else integer("steps", steps, at_least=1)
+    x = sprites if isinstance(sprites, torch.Tensor) else getattr(sprites, "x", None)
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(sprites).__name__
+        raise ValueError(f"sprites must be a sprite set (vaelib.make_sprites()) or images of shape "
+                         f"(N, C, H, W); got {got}.")
+    if x.shape[0] < recipe.batch_size:
+        raise ValueError(f"{x.shape[0]} images are fewer than one batch of {recipe.batch_size}: the "
+                         "total correlation is estimated from a batch drawn from the training set.")
+    recipe = recipe.with_steps(steps)
+    n = x.shape[0]
+
+    def build() -> VAE:  # the model train_vae builds, so that a seed gives the same start
+        return VAE(recipe.latent_dim, hidden=recipe.hidden, image_shape=tuple(x.shape[1:]),
+                   arch=recipe.arch)
+
+    return train_new_model(build, lambda m, xb: beta_tc_elbo(m, xb, beta=beta, dataset_size=n), x,
+                           seed=seed, device=_device_of(x, device), steps=recipe.steps,
+                           batch_size=recipe.batch_size, lr=recipe.lr, lr_schedule=recipe.lr_schedule(),
+                           transform=binarize if recipe.dynamic_binarization else None,
+                           progress=progress, desc=f"β-TCVAE (β = {beta:g})")
+
+
+@torch.no_grad()
+def kl_split(model, x: torch.Tensor, *, batch: int = 1024, seed: int = 0) -> dict[str, float]:
+    """Where a trained model's KL goes on ``x``: index-code MI, total correlation and
+    dimension-wise KL, nats per image (:func:`vaelib.decomposition.kl_decomposition`).
+
+    ``x`` is shuffled (seeded) and cut into batches of ``batch`` images (a remainder smaller than
+    a batch is left out); each batch's terms are estimated with the stratified estimator against
+    the whole of ``x``, one posterior draw per image, and the batch sums are averaged. The three
+    terms sum to the one-sample estimate of the KL, returned as ``kl``.
+    """
+    batch = integer("batch", batch, at_least=2)
+    if not isinstance(x, torch.Tensor) or x.dim() < 2 or x.shape[0] < batch:
+        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must hold at least one batch of {batch} images, got {got}; pass a "
+                         "smaller batch or more images.")
+    order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    sums, count = dict.fromkeys(("mi", "tc", "dwkl", "kl"), 0.0), 0
+    for start in range(0, x.shape[0] - batch + 1, batch):
+        mu, logvar = model.encode(x[order[start:start + batch].to(x.device)])
+        z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen, device=mu.device,
+                                                       dtype=mu.dtype)
+        terms = kl_decomposition(z, mu, logvar, dataset_size=x.shape[0])
+        for k in sums:
+            sums[k] += float(terms[k].sum())
+        count += z.shape[0]
+    return {k: v / count for k, v in sums.items()}
 
 
 # ------------------------------------------------------------------ chapter 7: the conditional VAE
