@@ -28,6 +28,8 @@ The public surface, by responsibility:
 - :mod:`vaelib.playground`: the VAE that the playground page trains in the reader's browser, in
   PyTorch (the reference its JavaScript is tested against)
 - :mod:`vaelib.checks`: the exercises' checks
+- :mod:`vaelib.predict`: "predict, then see": a question the reader answers before a result, and
+  its answer after it, in the book's page and in JupyterLab without a kernel round trip
 - :mod:`vaelib.prose`: numbers that a chapter's text quotes from its run (glue)
 """
 
@@ -43,6 +45,7 @@ from . import (
     models,
     nets,
     plots,
+    predict,
     priors,
     prose,
     recipes,
@@ -82,7 +85,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "bench_results", "checkpoint", "classifier", "data", "decomposition", "disentanglement", "evaluate", "losses",
-    "models", "nets", "plots", "priors", "prose", "recipes", "runtime", "sample_quality", "schedules", "train",
+    "models", "nets", "plots", "predict", "priors", "prose", "recipes", "runtime", "sample_quality", "schedules", "train",
     "SpriteSet", "make_sprites", "mutual_information_gap", "encode_means",
     "save_checkpoint", "load_checkpoint", "CheckpointError",
     "ImageSet", "load_mnist", "binarize", "fixed_binarization",
