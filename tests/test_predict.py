@@ -183,3 +183,22 @@ def test_the_page_script_and_style_ship_with_the_package():
 
     for name in ("predict.js", "predict.css"):
         assert resources.files("vaelib").joinpath(name).is_file(), name
+
+
+def test_in_every_chapter_a_question_comes_before_its_answer():
+    """Each prompt a chapter asks is asked once, in a code cell before the one cell that reveals it."""
+    import json
+    import re
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).resolve().parents[1] / "chapters").glob("*.ipynb")):
+        cells = [("".join(c["source"]), c["cell_type"]) for c in json.loads(path.read_text())["cells"]]
+        asked = {m: i for i, (src, kind) in enumerate(cells) if kind == "code"
+                 for m in re.findall(r'predict\.ask\(\s*"([\w-]+)"', src)}
+        revealed = {m: i for i, (src, kind) in enumerate(cells) if kind == "code"
+                    for m in re.findall(r'predict\.reveal\(\s*"([\w-]+)"', src)}
+        assert set(asked) == set(revealed), f"{path.name}: asked {sorted(asked)}, revealed {sorted(revealed)}"
+        for prompt, i in asked.items():
+            assert i < revealed[prompt], f"{path.name}: {prompt} is revealed before it is asked"
+            assert prompt.startswith(f"ch{int(path.name[:2])}-"), f"{path.name}: {prompt} names another chapter"
+

@@ -20,6 +20,14 @@ PROMPTS = {
     "chapters/02_elbo.html": ["ch2-naive-evidence", "ch2-gaussian-sign"],
     "chapters/03_reparameterization.html": ["ch3-interval-width", "ch3-torch-normal"],
 }
+# The other chapters' prompts share the script and the markup that the tests above walk through
+# in full; for each, the page must start it and judge a wrong and a right choice.
+MORE_PROMPTS = {
+    "chapters/01_autoencoders.html": ["ch1-random-codes", "ch1-linear-pca"],
+    "chapters/05_pathologies.html": ["ch5-beta8", "ch5-no-kl-samples"],
+    "chapters/07_cvae.html": ["ch7-obeyed", "ch7-size-gap"],
+    "chapters/08_applications.html": ["ch8-held-out-ones", "ch8-few-labels"],
+}
 
 AXE_ON_PROMPTS = """
 async ({tags, disabled}) => {
@@ -173,3 +181,23 @@ def test_axe_finds_nothing_in_the_prompts(opened, axe_source, path, theme):
             block = page.locator(f".vaelib-predict-{kind}[data-prompt='{prompt}']")
             block.scroll_into_view_if_needed()
             block.screenshot(path=str(screenshot_dir() / f"predict-{stem}-{prompt}-{kind}-{theme}.png"))
+
+
+@pytest.mark.parametrize("path", MORE_PROMPTS)
+def test_every_prompt_of_the_other_chapters_judges_a_choice(opened, path):
+    page_ = opened(path)
+    page = page_.page
+    found = page.locator(".vaelib-predict-ask").evaluate_all("els => els.map(e => e.dataset.prompt)")
+    assert found == MORE_PROMPTS[path], f"{path}: the page asks {found}"
+    for prompt in found:
+        ask, shown = _blocks(page, prompt)
+        answer = _answer(shown)
+        keys = ask.locator("input[type=radio]").evaluate_all("els => els.map(e => e.value)")
+        assert answer in keys and shown.get_attribute("data-state") == "waiting"
+        wrong = next(k for k in keys if k != answer)
+        ask.locator(f"input[value='{wrong}']").check()
+        assert shown.get_attribute("data-state") == "wrong", prompt
+        ask.locator(f"input[value='{answer}']").check()
+        assert shown.locator(".vaelib-predict-verdict").inner_text() == f"You chose {answer}: right.", prompt
+    assert page_.console_errors == [] and page_.page_errors == [], page_.console_errors + page_.page_errors
+
