@@ -24,9 +24,11 @@ PROMPTS = {
 # in full; for each, the page must start it and judge a wrong and a right choice.
 MORE_PROMPTS = {
     "chapters/01_autoencoders.html": ["ch1-random-codes", "ch1-linear-pca"],
+    "chapters/04_vae.html": ["ch4-holes", "ch4-iwae"],
     "chapters/05_pathologies.html": ["ch5-beta8", "ch5-no-kl-samples"],
     "chapters/07_cvae.html": ["ch7-obeyed", "ch7-size-gap"],
     "chapters/08_applications.html": ["ch8-held-out-ones", "ch8-few-labels"],
+    "chapters/09_beyond.html": ["ch9-near-modes", "ch9-prior-gain"],
 }
 
 AXE_ON_PROMPTS = """
