@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import statistics
 import subprocess
@@ -539,7 +540,11 @@ def run_in_processes(chosen: list[Claim], args: argparse.Namespace) -> dict[str,
                        *(["--scale", str(args.scale)] if args.scale is not None else []),
                        *(["--threads", str(args.threads)] if args.threads else [])]
                 log = open(f"{tmp}/{chapter}.log", "w")
-                running.append((chapter, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
+                # The chapters run with OMP_NUM_THREADS and MKL_NUM_THREADS set (tools/execute_stale.py);
+                # the same environment here makes a claim's seed 0 the chapter's own run, to the digit.
+                env = {**os.environ, **({"OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
+                                        if args.threads else {})}
+                running.append((chapter, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log))
             time.sleep(1)
             for item in [r for r in running if r[1].poll() is not None]:
                 chapter, proc, log = item

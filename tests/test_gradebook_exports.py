@@ -30,6 +30,7 @@ from coursegrader.roster import RosterError, Student, match_submissions, read_ro
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTER1 = ROOT / "chapters" / "01_autoencoders.ipynb"
 LABELS = ["ex-ae-holes", "ex-ae-loss", "ex-ae-latent-size"]
+CHAPTER1_LABELS = [*LABELS, "ex-ae-sampler"]  # the chapter's exercises; the tables below grade the first three
 
 
 def _assignment() -> Assignment:
@@ -39,18 +40,21 @@ def _assignment() -> Assignment:
         ExercisePoints("ex-ae-latent-size", "How much does a bigger code help?", "★★☆", 3)])
 
 
-def _graded(folder: Path) -> Path:
+def _graded(folder: Path, labels: list[str] = LABELS) -> Path:
+    """A graded class: the first three exercises as below; any further label passed by 1001 only."""
+    more = labels[len(LABELS):]
     rows = [
-        GradeRow("1001.ipynb", results=dict.fromkeys(LABELS, "pass"),
-                 messages=dict.fromkeys(LABELS, "right")),
+        GradeRow("1001.ipynb", results=dict.fromkeys(labels, "pass"),
+                 messages=dict.fromkeys(labels, "right")),
         GradeRow("hw1_ana.lopez.ipynb", status="errors",
-                 results={"ex-ae-holes": "pass", "ex-ae-loss": "fail", "ex-ae-latent-size": "error"},
+                 results={"ex-ae-holes": "pass", "ex-ae-loss": "fail", "ex-ae-latent-size": "error",
+                          **dict.fromkeys(more, "fail")},
                  messages={"ex-ae-holes": "right", "ex-ae-loss": "sum over pixels; then the batch mean",
                            "ex-ae-latent-size": "NameError: name 'errors' is not defined"}),
-        GradeRow("stranger.ipynb", status="stubs left", results=dict.fromkeys(LABELS, "error")),
+        GradeRow("stranger.ipynb", status="stubs left", results=dict.fromkeys(labels, "error")),
     ]
     folder.mkdir(parents=True, exist_ok=True)
-    write_table(rows, LABELS, folder / "grades.csv")
+    write_table(rows, labels, folder / "grades.csv")
     return folder / "grades.csv"
 
 
@@ -70,18 +74,18 @@ def _csv(path: Path) -> list[list[str]]:
 def test_default_points_follow_the_difficulty_marks_and_the_file_round_trips(tmp_path):
     made = default_assignment(CHAPTER1)
     assert made.chapter == "01_autoencoders" and made.name == "Chapter 1: Autoencoders"
-    assert made.labels == LABELS
-    assert [e.difficulty for e in made.exercises] == ["★☆☆", "★☆☆", "★★☆"]
-    assert [e.points for e in made.exercises] == [1, 1, 2] and made.max_points == 4
+    assert made.labels == CHAPTER1_LABELS
+    assert [e.difficulty for e in made.exercises] == ["★☆☆", "★☆☆", "★★☆", "★★★"]
+    assert [e.points for e in made.exercises] == [1, 1, 2, 3] and made.max_points == 7
     path = write_assignment(made, tmp_path / "01_autoencoders.toml")
-    assert load_assignment(path, LABELS) == made
+    assert load_assignment(path, CHAPTER1_LABELS) == made
     with pytest.raises(FileExistsError, match="--force"):
         write_assignment(made, path)  # the instructor's edits are never overwritten silently
     edited = path.read_text(encoding="utf-8").replace("points = 2", "points = 5").replace(
         "partial = 0", "partial = 0.25", 1)
     path.write_text(edited, encoding="utf-8")
-    again = load_assignment(path, LABELS)
-    assert again.max_points == 7 and again.exercises[0].partial == 0.25
+    again = load_assignment(path, CHAPTER1_LABELS)
+    assert again.max_points == 10 and again.exercises[0].partial == 0.25
 
 
 @pytest.mark.parametrize("change, words", [
@@ -94,7 +98,7 @@ def test_a_bad_assignment_file_says_what_is_wrong(tmp_path, change, words):
     path = write_assignment(default_assignment(CHAPTER1), tmp_path / "a.toml")
     path.write_text(path.read_text(encoding="utf-8").replace(*change, 1), encoding="utf-8")
     with pytest.raises(AssignmentError, match=words):
-        load_assignment(path, LABELS)
+        load_assignment(path, CHAPTER1_LABELS)
 
 
 def test_points_with_partial_credit():
@@ -189,7 +193,7 @@ def test_reading_the_table_alone_splits_the_hints(tmp_path):
 
 
 def test_the_commands_write_the_files(tmp_path, capsys):
-    grades = _graded(tmp_path / "class")
+    grades = _graded(tmp_path / "class", CHAPTER1_LABELS)
     roster = _roster(tmp_path / "roster.csv")
 
     def run(*args):  # in this process: a new interpreter per command would take seconds each
@@ -198,7 +202,7 @@ def test_the_commands_write_the_files(tmp_path, capsys):
         return SimpleNamespace(returncode=status, stdout=out.out, stderr=out.err)
 
     made = run("assignment", "--chapter", str(CHAPTER1), "--out", str(tmp_path / "assignments"))
-    assert made.returncode == 0 and "3 exercises, 4 points" in made.stdout, made.stderr
+    assert made.returncode == 0 and "4 exercises, 7 points" in made.stdout, made.stderr
     again = run("assignment", "--chapter", str(CHAPTER1), "--out", str(tmp_path / "assignments"))
     assert again.returncode == 0 and "kept as it is (--force replaces it)" in again.stdout
     for fmt in ("canvas", "moodle", "long"):

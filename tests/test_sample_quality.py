@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from vaelib.evaluate.sample_quality import (
     gaussian_frechet_distance,
     label_spread,
     mode_coverage,
+    sharpness,
 )
 
 
@@ -156,3 +158,37 @@ def test_samples_over_data_draws_one_opaque_panel_per_model():
         samples_over_data(data.x, {})
     with pytest.raises(ValueError, match="NaN"):
         samples_over_data(data.x, {"diverged": torch.full((3, 2), float("nan"))})
+
+
+def test_sharpness_by_hand():
+    # A 3x3 image with a corner of ink: the four pixels with a right and a lower neighbour have
+    # gradients (1, 0), (0, 0), (1, 0) and (0, -1), magnitudes 1, 0, 1, 1; every pixel is 0 or 1.
+    corner = torch.tensor([[0.0, 1.0, 1.0], [0.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+    grey = torch.full((3, 3), 0.5)  # no edge, no decisive pixel
+    assert sharpness(corner[None, None]) == pytest.approx({"edge": 0.75, "decisive": 1.0})
+    assert sharpness(torch.stack([corner, grey])[:, None]) == pytest.approx({"edge": 0.375, "decisive": 0.5})
+    # one pixel with steps 0.3 to the right and 0.4 down: a gradient of length 0.5; 0 and 0.95 are
+    # within 0.1 of 0 or 1, 0.3 and 0.4 are not
+    tilted = np.array([[[0.0, 0.3], [0.4, 0.95]]])
+    assert sharpness(tilted) == pytest.approx({"edge": 0.5, "decisive": 0.5})
+    assert sharpness(tilted, margin=0.35)["decisive"] == pytest.approx(0.75)
+
+
+def test_blurring_lowers_sharpness():
+    images = (torch.rand(20, 1, 28, 28, generator=torch.Generator().manual_seed(0)) > 0.7).float()
+    blurred = torch.nn.functional.avg_pool2d(images, 3, stride=1, padding=1, count_include_pad=False)
+    sharp, soft = sharpness(images), sharpness(blurred)
+    assert soft["edge"] < sharp["edge"] and soft["decisive"] < sharp["decisive"] == 1.0
+
+
+@pytest.mark.parametrize("bad, words", [
+    (torch.zeros(4, 1, 1, 28), "H, W >= 2"),
+    (torch.zeros(4, 28), "H, W >= 2"),
+    (torch.full((2, 1, 4, 4), 1.5), "[0, 1]"),
+    (torch.full((2, 1, 4, 4), float("nan")), "finite"),
+])
+def test_sharpness_refuses_what_is_not_an_image_in_the_unit_range(bad, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        sharpness(bad)
+    with pytest.raises(ValueError, match="below 0.5"):
+        sharpness(torch.zeros(1, 2, 2), margin=0.5)

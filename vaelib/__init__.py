@@ -29,6 +29,8 @@ The public surface, by responsibility:
 - :mod:`vaelib.playground`: the VAE that the playground page trains in the reader's browser, in
   PyTorch (the reference its JavaScript is tested against)
 - :mod:`vaelib.checks`: the exercises' checks
+- :mod:`vaelib.predict`: "predict, then see": a question the reader answers before a result, and
+  its answer after it, in the book's page and in JupyterLab without a kernel round trip
 - :mod:`vaelib.prose`: numbers that a chapter's text quotes from its run (glue)
 """
 
@@ -44,6 +46,7 @@ from . import (
     models,
     nets,
     plots,
+    predict,
     priors,
     prose,
     recipes,
@@ -79,7 +82,7 @@ __version__ = "0.1.0"
 # vaelib.evaluate.auroc, vaelib.priors.MixturePrior, ...), and what a learner meets in an error.
 __all__ = [
     "bench_results", "checkpoint", "classifier", "data", "decomposition", "evaluate", "experiments", "losses",
-    "models", "nets", "plots", "priors", "prose", "recipes", "runtime", "schedules", "train",
+    "models", "nets", "plots", "predict", "priors", "prose", "recipes", "runtime", "schedules", "train",
     "get_device", "seed_everything",
     "load_mnist", "make_sprites", "binarize", "fixed_binarization",
     "Autoencoder", "VAE", "ConditionalVAE",

@@ -25,7 +25,7 @@ from importlib import resources
 import numpy as np
 
 __all__ = ["WEIGHTS_TYPE", "b64_array", "weights_block", "externalize_weights", "new_block_id",
-           "style_tag", "data_tag", "mount_script", "slider_html"]
+           "style_tag", "data_tag", "mount_script", "script_tag", "slider_html"]
 
 WEIGHTS_TYPE = "application/vnd.vaelib.weights+base64"
 _WEIGHTS_BLOCK = re.compile(
@@ -101,20 +101,33 @@ def new_block_id() -> str:
     return f"vaelib-explorer-{uuid.uuid4().hex[:12]}"
 
 
-def style_tag() -> str:
-    """The blocks' stylesheet, inline (a notebook output has no other place to take it from)."""
-    return f'<style>{_resource("web_explorer.css")}</style>'
+def style_tag(name: str = "web_explorer.css") -> str:
+    """A stylesheet of the package, inline (a notebook output has no other place to take it from)."""
+    return f'<style>{_resource(name)}</style>'
 
 
-def data_tag(data: dict) -> str:
-    """The block's settings, read by the page script."""
-    return f'<script type="application/json" class="vaelib-explorer-data">{json.dumps(data)}</script>'
+def data_tag(data: dict, css_class: str = "vaelib-explorer-data") -> str:
+    """The block's settings, read by the page script.
+
+    ``<``, ``>`` and ``&`` are written as JSON escapes, so text in the data (a question, an
+    explanation) can never close the script element early; the parsed JSON is the same.
+    """
+    text = json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f'<script type="application/json" class="{css_class}">{text}</script>'
 
 
 def mount_script(block_id: str) -> str:
     """The page script, and the call that starts it on the block ``block_id``."""
-    return (f'<script>{_resource("web_explorer.js")}\n'
-            f'window.vaelibExplorer.mount(document.getElementById("{block_id}"));</script>')
+    return script_tag("web_explorer.js", f'window.vaelibExplorer.mount(document.getElementById("{block_id}"));')
+
+
+def script_tag(name: str, then: str = "") -> str:
+    """A script of the package, inline, followed by ``then`` (the call that starts it on a block).
+
+    Inline because the block must work alone: in a notebook output, in the book, from ``file://``.
+    Each script defines its one global only once, so a page with many blocks runs it once.
+    """
+    return f"<script>{_resource(name)}\n{then}</script>"
 
 
 def slider_html(d: int, value: float, lo: float, hi: float, step: float, name: str) -> str:

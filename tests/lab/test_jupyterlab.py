@@ -4,6 +4,9 @@
   (``{glue:text}`` in the book, ``{eval}`` in the copy) show the values the run computed.
 - Chapter 2 (a learner's copy): typeset math, numbered equations, exercise blocks with their titles,
   citations as (Author, year), the included code, no raw MyST; opening it leaves it unmodified.
+  After Run All, its predictions (vaelib.predict) work in the outputs: a choice made in a question
+  is judged right or wrong by the answer's block below it (JupyterLab runs the scripts of a trusted
+  output, and an output the kernel has just produced is trusted).
 - The explorers (tests/lab/explorers.ipynb: untrained models, so a run takes seconds): the figure
   under the sliders, a slider, a digit button and a click on the map each change the decoded image;
   then save, restart the kernel, reload: the explorers are shown from the saved widget state, and
@@ -200,6 +203,35 @@ def test_the_numbers_the_text_quotes_appear_after_a_run(lab_page, jupyterlab):
     ratio = re.search(r"needs (\d+) times", text).group(1)
     assert 10 <= int(ratio) <= 100, f"an implausible ratio {ratio}"
     cell.screenshot(path=str(screenshot_dir() / "03_reparameterization-glued-numbers.png"))
+    assert not page_errors(page), page_errors(page)
+
+
+def test_a_prediction_reacts_to_a_choice_after_a_run(lab_page, jupyterlab):
+    """vaelib.predict's blocks in chapter 2's outputs: the page script runs, and a choice is judged."""
+    page = lab_page
+    panel = open_notebook(page, "02_elbo.ipynb")
+    run_all(page, timeout=600)
+    ask = panel.locator(".vaelib-predict-ask[data-prompt='ch2-naive-evidence']")
+    shown = panel.locator(".vaelib-predict-reveal[data-prompt='ch2-naive-evidence']")
+    ask.scroll_into_view_if_needed()
+    page.wait_for_function("el => el.dataset.ready === '1'", arg=ask.element_handle(), timeout=30_000)
+    shown.scroll_into_view_if_needed()
+    page.wait_for_function("el => el.dataset.ready === '1'", arg=shown.element_handle(), timeout=30_000)
+    assert shown.get_attribute("data-state") == "waiting", shown.inner_text()
+    answer = json.loads(shown.locator("script.vaelib-predict-data").text_content())["answer"]
+    wrong = next(v for v in ask.locator("input[type=radio]").evaluate_all("els => els.map(e => e.value)")
+                 if v != answer)
+    ask.scroll_into_view_if_needed()
+    ask.locator(f"input[value='{wrong}']").focus()
+    page.keyboard.press("Space")
+    assert shown.get_attribute("data-state") == "wrong"
+    assert shown.locator(".vaelib-predict-verdict").inner_text().startswith(f"You chose {wrong}; the run says {answer}")
+    ask.locator(f"input[value='{answer}']").focus()
+    page.keyboard.press("Space")
+    assert shown.locator(".vaelib-predict-verdict").inner_text() == f"You chose {answer}: right."
+    ask.screenshot(path=str(screenshot_dir() / "02_elbo-predict-ask.png"))
+    shown.scroll_into_view_if_needed()
+    shown.screenshot(path=str(screenshot_dir() / "02_elbo-predict-reveal.png"))
     assert not page_errors(page), page_errors(page)
 
 

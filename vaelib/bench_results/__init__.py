@@ -1,7 +1,7 @@
 """The benchmarks' last results, shipped with the package so a chapter can quote them anywhere.
 
-``bench/vae_quality.py``, ``bench/fit_throughput.py`` and ``bench/claims.py`` (every comparison of
-the book on three seeds) write their JSON files into this folder; the files are package data, so a
+``bench/vae_quality.py``, ``bench/fit_throughput.py``, ``bench/claims.py`` (every comparison of
+the book on three seeds) and ``bench/sample_sharpness.py`` (chapter 9's contest, longer) write their JSON files into this folder; the files are package data, so a
 chapter reads and quotes them the same way in a clone, in Colab, or from an installed wheel,
 without a path into the repository.
 """
@@ -12,7 +12,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
-NAMES = ("vae_quality", "fit_throughput", "claims")
+NAMES = ("vae_quality", "fit_throughput", "claims", "sample_sharpness")
 
 
 def result_path(name: str) -> Path:

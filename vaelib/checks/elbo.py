@@ -278,3 +278,125 @@ check_encoder_only = MultipleChoice(
     success=("right: with the prior and decoder fixed, log p(x) is fixed, so the 5 nats gained "
              "by the ELBO are exactly 5 nats less KL between q and the true posterior."),
     doc="Exercise 'only the encoder changed': which statement follows from a 5-nat ELBO gain?")
+
+
+# ------------------------------------------------------------- exercise: no Gaussian fits (★★★)
+__all__ += ["check_best_gaussian_q", "squared_decoder_elbo", "squared_decoder_log_marginal",
+            "best_gaussian_elbo", "Q_TOLERANCE"]
+
+Q_TOLERANCE = 0.05  # nats: how far below the best Gaussian's ELBO an answer may be
+
+
+def squared_decoder_elbo(x, m, logvar, s):
+    """ELBO of q = N(m, exp(logvar)) when z ~ N(0, 1) and x | z ~ N(z^2, s^2), in nats.
+
+    Closed form from the moments of q: E[z^2] = m^2 + v, E[z^4] = m^4 + 6 m^2 v + 3 v^2.
+    Works on floats and tensors.
+    """
+    v = _exp(logvar)
+    ez2, ez4 = m**2 + v, m**4 + 6 * m**2 * v + 3 * v**2
+    expected_log_lik = -0.5 * _log(2 * math.pi * s**2) - (x**2 - 2 * x * ez2 + ez4) / (2 * s**2)
+    return expected_log_lik - 0.5 * _LOG_2PI - ez2 / 2 + 0.5 * (_LOG_2PI + logvar + 1.0)
+
+
+def squared_decoder_log_marginal(x: float, s: float) -> float:
+    """log p(x) of the same model, by quadrature on a fine grid of z (nats)."""
+    z = torch.linspace(-10, 10, 200_001, dtype=torch.float64)
+    log_joint = (-0.5 * _LOG_2PI - z**2 / 2 - 0.5 * math.log(2 * math.pi * s**2) - (x - z**2) ** 2 / (2 * s**2))
+    return float(torch.logsumexp(log_joint, 0) + math.log(float(z[1] - z[0])))
+
+
+def best_gaussian_elbo(x: float, s: float) -> tuple[float, float, float]:
+    """(m, logvar, ELBO) of the best Gaussian q, m >= 0 (the mirror image -m is as good)."""
+    ms = torch.linspace(0, 4, 401, dtype=torch.float64)[:, None]
+    ls = torch.linspace(-10, 3, 521, dtype=torch.float64)[None, :]
+    grid = squared_decoder_elbo(x, ms, ls, s)
+    i = int(torch.argmax(grid))
+    m = ms[i // grid.shape[1], 0].clone().requires_grad_(True)
+    logvar = ls[0, i % grid.shape[1]].clone().requires_grad_(True)
+    optimizer = torch.optim.LBFGS([m, logvar], max_iter=200, tolerance_grad=1e-12, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = -squared_decoder_elbo(x, m, logvar, s)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    best = float(squared_decoder_elbo(x, m.detach(), logvar.detach(), s))
+    if best < float(grid.max()):  # never worse than the grid's best
+        return float(ms[i // grid.shape[1], 0]), float(ls[0, i % grid.shape[1]]), float(grid.max())
+    return abs(float(m.detach())), float(logvar.detach()), best
+
+
+def _q_cases(seed: int | None) -> list[tuple[float, float]]:
+    """(x, s): two observations with a two-moded posterior, one with a single mode at 0."""
+    if seed is None:
+        return [(3.0, 0.5), (2.0, 0.4), (-0.5, 0.8)]
+    gen = torch.Generator().manual_seed(seed)
+
+    def uniform(low: float, high: float) -> float:
+        return round(float(torch.empty((), dtype=torch.float64).uniform_(low, high, generator=gen)), 3)
+
+    return [(uniform(2, 4), uniform(0.3, 0.7)), (uniform(1.5, 3), uniform(0.3, 0.7)), (uniform(-1, 0), uniform(0.5, 1))]
+
+
+def _probe_best_gaussian_q(fn: Callable[..., tuple[float, float]], seed: int | None = None) -> dict:
+    answers = []
+    for x, s in _q_cases(seed):
+        got = fn(x, s)
+        try:
+            m, logvar = (float(v) for v in got)
+        except (TypeError, ValueError):
+            return {"seed": seed, "type": type(got).__name__}
+        answers.append([m, logvar])
+    return {"seed": seed, "answers": answers}
+
+
+def _judge_best_gaussian_q(data: dict) -> str:
+    if "type" in data:
+        raise Hint(f"return a pair of numbers (m, logvar), not {data['type']}.")
+    shown = []
+    for (x, s), (m, logvar) in zip(_q_cases(data["seed"]), data["answers"], strict=True):
+        m, logvar = float(m), float(logvar)
+        where = f"for x = {x}, s = {s}"
+        if not (math.isfinite(m) and math.isfinite(logvar)):
+            raise Hint(f"{where} you returned m = {m}, logvar = {logvar}: both must be finite numbers.")
+        m_best, logvar_best, elbo_best = best_gaussian_elbo(x, s)
+        elbo = float(squared_decoder_elbo(x, m, logvar, s))
+        log_px = squared_decoder_log_marginal(x, s)
+        if elbo >= elbo_best - Q_TOLERANCE:
+            shown.append(f"x = {x}: m = {m:+.3f}, gap {log_px - elbo:.3f} nats (the best Gaussian's: "
+                         f"{log_px - elbo_best:.3f})")
+            continue
+        short = (f"{where} your q = N({m:.3f}, exp({logvar:.3f})) has an ELBO {elbo_best - elbo:.3f} nats below "
+                 "the best Gaussian's")
+        bimodal = m_best > 0.1
+        if abs(m) < 1e-9 and abs(logvar) < 1e-9:
+            raise Hint(f"{short}: that is the prior N(0, 1), which ignores x. Maximise the ELBO over m and logvar.")
+        if bimodal and abs(m) < 0.05 * m_best:
+            if math.exp(logvar) > 0.5 * m_best**2:
+                raise Hint(f"{short}: your q covers both modes ±{m_best:.2f} of the posterior with one wide "
+                           "Gaussian centred between them, where p(x | z) is tiny. The ELBO's KL(q || p(z|x)) "
+                           "punishes mass where the posterior has none: settle on one mode.")
+            raise Hint(f"{short}: it sits at m = {m:.3f}, between the two modes ±{m_best:.2f}. By symmetry the "
+                       "gradient in m is 0 at m = 0, so gradient ascent started there never leaves; it is a "
+                       "saddle, not the maximum. Start from m > 0 (or m < 0).")
+        if math.isclose(logvar, math.exp(logvar_best), rel_tol=0.05) and abs(abs(m) - m_best) < 0.05 * max(1, m_best):
+            raise Hint(f"{short}: the mean is right, but {logvar:.3f} looks like the variance, exp(logvar); "
+                       "return its logarithm.")
+        if abs(abs(m) - m_best) < 0.05 * max(1.0, m_best):
+            raise Hint(f"{short}: the mean is right, the variance is not (the best logvar is {logvar_best:.3f}). "
+                       "Maximise over logvar as well.")
+        raise Hint(f"{short}: the best has m = ±{m_best:.3f}, logvar = {logvar_best:.3f}. Write the ELBO in closed "
+                   "form (E_q[z^4] = m^4 + 6 m^2 v + 3 v^2) and maximise it with Adam from m = 1, logvar = 0.")
+    return ("within the tolerance of the best Gaussian in every case (either mode counts): " + "; ".join(shown)
+            + ". The gap that remains is KL(q || p(z|x)): no Gaussian has two modes.")
+
+
+check_best_gaussian_q = Check(
+    "best_gaussian_q", probe=_probe_best_gaussian_q, judge=_judge_best_gaussian_q, seeded=True,
+    doc="""Exercise 'a posterior no Gaussian fits' (★★★): ``fn(x, s)`` -> (m, logvar).
+
+    In the model z ~ N(0, 1), x | z ~ N(z^2, s^2) the answer's ELBO must be within ``Q_TOLERANCE``
+    nats of the best Gaussian q's, on fresh (x, s); either of the two mirror-image optima counts.""")

@@ -263,3 +263,134 @@ check_differentiable_sample = Check(
     Checks that z ~ N(mu, exp(logvar)) (standardised draws of mean 0 and variance 1) and that
     autograd gives dz/dmu = 1 and dz/dlogvar = (z - mu) / 2, which catches torch.normal (zero
     gradients) and Normal.sample() (no gradient path).""")
+
+
+# ------------------------------------------------------------- exercise: a better baseline (★★★)
+__all__ += ["check_control_variate", "MIN_VARIANCE_CUT"]
+
+MIN_VARIANCE_CUT = 5  # the new estimator's variance must be at least this many times lower
+_CV_BATCHES, _CV_DRAWS = 20_000, 10  # minibatches, and draws of eps in each
+_CV_MAX_BIAS = 5.0  # standard errors
+
+
+def _cv_cases(seed: int | None) -> list[dict]:
+    """The chapter's f and q, a shifted quadratic and a step function (where autograd gives 0)."""
+    gen = torch.Generator().manual_seed(5 if seed is None else seed)
+
+    def uniform(low: float, high: float) -> float:
+        return float(torch.empty((), dtype=torch.float64).uniform_(low, high, generator=gen))
+
+    mu, sigma = uniform(-1, 1), uniform(0.5, 1.5)
+    c = mu + sigma * uniform(2, 4) * (1 if uniform(0, 1) > 0.5 else -1)
+    mu2, sigma2 = uniform(-1, 1), uniform(0.5, 1.5)
+    c2, level = mu2 + sigma2 * uniform(-1, 1), uniform(2, 5)
+    return [{"name": "the chapter's f(z) = (z - 3)^2", "kind": "quadratic", "c": 3.0, "mu": 0.5, "sigma": 0.8},
+            {"name": f"f(z) = (z - {c:.2f})^2", "kind": "quadratic", "c": c, "mu": mu, "sigma": sigma},
+            {"name": f"the step f(z) = {level:.2f} + 1[z > {c2:.2f}]", "kind": "step", "c": c2, "level": level,
+             "mu": mu2, "sigma": sigma2}]
+
+
+def _cv_function(case: dict) -> Callable[[torch.Tensor], torch.Tensor]:
+    c = case["c"]
+    if case["kind"] == "quadratic":
+        return lambda z: (z - c) ** 2
+    level = case["level"]
+    return lambda z: level + (z > c).to(z.dtype)
+
+
+def _cv_exact(case: dict) -> float:
+    mu, sigma, c = case["mu"], case["sigma"], case["c"]
+    if case["kind"] == "quadratic":
+        return 2 * (mu - c)  # d/dmu [(mu - c)^2 + sigma^2]
+    a = (mu - c) / sigma  # d/dmu P(z > c) = phi((mu - c) / sigma) / sigma
+    return math.exp(-a * a / 2) / math.sqrt(2 * math.pi) / sigma
+
+
+def _cv_eps(seed: int | None, index: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed((5 if seed is None else seed) * 31 + index)
+    return torch.randn(_CV_BATCHES, _CV_DRAWS, generator=gen, dtype=torch.float64)
+
+
+def _probe_control_variate(fn: Callable[..., torch.Tensor], seed: int | None = None) -> dict:
+    out = {"seed": seed, "cases": []}
+    for index, case in enumerate(_cv_cases(seed)):
+        f, eps = _cv_function(case), _cv_eps(seed, index)
+        mu = torch.tensor(case["mu"], dtype=torch.float64)
+        logvar = torch.tensor(2 * math.log(case["sigma"]), dtype=torch.float64)
+        got = fn(f, mu.clone(), logvar.clone(), eps.clone())
+        flipped = fn(f, mu.clone(), logvar.clone(), eps.flip(0).clone())  # the minibatches in reverse
+        out["cases"].append({"got": to_data(got.detach() if isinstance(got, torch.Tensor) else got),
+                             "flipped": to_data(flipped.detach() if isinstance(flipped, torch.Tensor) else flipped)})
+    return out
+
+
+def _judge_control_variate(data: dict) -> str:
+    shown = []
+    for index, (case, record) in enumerate(zip(_cv_cases(data["seed"]), data["cases"], strict=True)):
+        got, flipped = from_data(record["got"]), from_data(record["flipped"])
+        b = _CV_BATCHES
+        if not isinstance(got, torch.Tensor) or not isinstance(flipped, torch.Tensor):
+            raise Hint("return a tensor with one gradient estimate per minibatch, shape (B,).")
+        if tuple(got.shape) != (b,) or tuple(flipped.shape) != (b,):
+            raise Hint(f"eps has shape (B, N) = ({b}, {_CV_DRAWS}): B minibatches of N draws. Return one "
+                       f"estimate of d/dmu E_q[f(z)] per minibatch, shape ({b},); got {tuple(got.shape)} "
+                       "(average over the draws of a minibatch, dim=1).")
+        got, flipped = got.double(), flipped.double()
+        if not torch.isfinite(got).all():
+            raise Hint(f"for {case['name']} some of your estimates are NaN or infinite.")
+        scale = float(got.abs().mean()) + 1e-12
+        if case["kind"] == "step" and float(got.abs().max()) < 1e-12:
+            raise Hint(f"for {case['name']} your estimates are all 0: you differentiated f through z (the "
+                       "pathwise estimator), but a step has derivative 0 wherever it exists. Keep the "
+                       "score-function form: values of f (minus a baseline) times eps / sigma.")
+        if float(got.abs().max()) < 1e-12:
+            raise Hint(f"for {case['name']} your estimates are all 0: a baseline equal to f(z) itself "
+                       "cancels the signal. The baseline must not depend on the draw it is subtracted from.")
+        if float(got.std()) <= 1e-9 * scale:
+            raise Hint(f"for {case['name']} all your minibatch estimates are the same number: each one must come from its own "
+                       "minibatch's draws only (row b of eps), so that the check can measure its variance.")
+        if not torch.allclose(flipped, got.flip(0), rtol=1e-6, atol=1e-9 * scale):
+            raise Hint("your estimate for one minibatch changes when the *other* minibatches change: "
+                       "use only the draws of row b of eps (a baseline may use the other draws of the same "
+                       "minibatch, or constants).")
+        f, eps = _cv_function(case), _cv_eps(data["seed"], index)
+        mu, sigma = case["mu"], case["sigma"]
+        plain = (f(mu + sigma * eps) * eps / sigma).mean(dim=1)  # the score-function estimator
+        exact = _cv_exact(case)
+        mean, se = float(got.mean()), float(got.std()) / math.sqrt(b)
+        cut = float(plain.var() / got.var())
+        if abs(mean - exact) > _CV_MAX_BIAS * se:
+            _cv_bias_hint(case, mean, exact, se, got, plain)
+        if cut < MIN_VARIANCE_CUT:
+            if cut < 1.2:
+                raise Hint(f"for {case['name']} your variance is {1 / cut:.2f} times the plain score-function "
+                           "estimator's: nothing was subtracted. Subtract a baseline from f(z) before "
+                           "multiplying by the score eps / sigma.")
+            raise Hint(f"for {case['name']} your estimator is unbiased and its variance is {cut:.1f} times "
+                       f"lower, short of {MIN_VARIANCE_CUT}. A constant baseline removes the level of f but not "
+                       "its slope, and for a quadratic the slope term dominates. Subtract a baseline that is "
+                       "linear in z - mu, b(z) = alpha + beta (z - mu), and add back its exact contribution "
+                       "E_q[b(z) (z - mu) / sigma^2] = beta; beta can be f'(mu) or fitted on the other draws "
+                       "of the minibatch.")
+        shown.append(f"{cut:.0f}× lower variance for {case['name']} (bias {abs(mean - exact) / se:.1f} standard errors)")
+    return ("unbiased on every case, " + "; ".join(shown) + ". The check used fresh draws, and a step "
+            "function that autograd cannot differentiate.")
+
+
+def _cv_bias_hint(case: dict, mean: float, exact: float, se: float, got: torch.Tensor, plain: torch.Tensor) -> None:
+    off = f"{mean:.4f} on average where the gradient is {exact:.4f} ({abs(mean - exact) / se:.0f} standard errors off)"
+    raise Hint(f"for {case['name']} your estimator is biased: {off}. A baseline b is allowed because "
+               "E_q[b * score] = 0 when b does not depend on the draw; subtract it from f(z) before "
+               "multiplying by the score (not from the product), keep the draw itself out of it (a "
+               "minibatch mean that includes f(z_i) biases z_i's term), and if b depends on z, add back "
+               "E_q[b(z) * score] exactly.")
+
+
+check_control_variate = Check(
+    "control_variate", probe=_probe_control_variate, judge=_judge_control_variate, seeded=True,
+    doc="""Exercise 'a better baseline' (★★★): ``fn(f, mu, logvar, eps)`` -> (B,) estimates of d/dmu E_q[f(z)].
+
+    ``eps`` holds B minibatches of N standard normal draws, shape (B, N). On fresh draws, for the
+    chapter's f, a shifted quadratic and a step function, the estimates must be unbiased (within
+    five standard errors) and their variance at least ``MIN_VARIANCE_CUT`` times lower than the
+    plain score-function estimator's on the same draws.""")

@@ -10,7 +10,7 @@
 - :mod:`~vaelib.evaluate.disentanglement`: the mutual information gap (MIG) between codes and the
   factors that made the data
 - :mod:`~vaelib.evaluate.sample_quality`: scores for any generator's samples (modes covered, label
-  spread, Fréchet distance)
+  spread, Fréchet distance, sharpness)
 
 Log-likelihoods and scores are in nats per example unless a name says bits.
 """
@@ -27,12 +27,12 @@ from .bounds import (
 from .classification import accuracy, classifier_confidence, generated_digit_accuracy
 from .codes import active_units, encode_means, far_from_data, linear_probe_accuracy
 from .disentanglement import mutual_information_gap
-from .sample_quality import frechet_distance, label_spread, mode_coverage
+from .sample_quality import frechet_distance, label_spread, mode_coverage, sharpness
 
 __all__ = [
     "evaluate_elbo", "importance_log_likelihood", "bits_per_dim", "independent_pixels_log_likelihood",
     "encode_means", "active_units", "linear_probe_accuracy", "far_from_data",
     "anomaly_scores", "roc_curve", "auroc",
     "accuracy", "generated_digit_accuracy", "classifier_confidence",
-    "mutual_information_gap", "mode_coverage", "label_spread", "frechet_distance",
+    "mutual_information_gap", "mode_coverage", "label_spread", "frechet_distance", "sharpness",
 ]

@@ -1,5 +1,5 @@
 """Scores for samples of any generative model: mode coverage on a 2-D mixture, the spread of a
-classifier's labels, and the Fréchet distance between two sets of features.
+classifier's labels, the Fréchet distance between two sets of features, and how sharp images are.
 
 None of them needs the model's likelihood, so a VAE, a GAN and a diffusion model are measured the
 same way. Inputs are tensors or arrays; outputs are plain Python numbers and lists.
@@ -14,7 +14,7 @@ import torch
 
 from .._validation import number
 
-__all__ = ["mode_coverage", "label_spread", "gaussian_frechet_distance", "frechet_distance"]
+__all__ = ["mode_coverage", "label_spread", "gaussian_frechet_distance", "frechet_distance", "sharpness"]
 
 
 def _numpy64(a) -> np.ndarray:
@@ -140,3 +140,46 @@ def frechet_distance(features1, features2) -> float:
         raise ValueError("features contain NaN or Inf; check the samples first.")
     return gaussian_frechet_distance(f1.mean(0), np.atleast_2d(np.cov(f1, rowvar=False)),
                                      f2.mean(0), np.atleast_2d(np.cov(f2, rowvar=False)))
+
+
+def sharpness(images, *, margin: float = 0.1) -> dict[str, float]:
+    """How sharp a set of grey-level images is, by two pixel-level measures that need no model.
+
+    - ``"edge"``: the mean magnitude of the image gradient, from differences between neighbouring
+      pixels, ``sqrt((x[i, j+1] - x[i, j])^2 + (x[i+1, j] - x[i, j])^2)`` at each of the
+      ``(H - 1) x (W - 1)`` pixels that have both neighbours, averaged over pixels and images. A
+      blurred digit spreads each edge over several pixels, each with a smaller step.
+    - ``"decisive"``: the share of pixels within ``margin`` of 0 or 1. A sharp digit is mostly
+      ink or background; a blurred one has grey halos.
+
+    Both read only the pixels, so they reward speckle as well as clean strokes: compare them with
+    the same numbers for real images, and read them next to a measure of content (a classifier's
+    verdict, a Fréchet distance).
+
+    Args:
+        images: (N, C, H, W) or (N, H, W) values in [0, 1], with H, W >= 2.
+        margin: how close to 0 or 1 a pixel must be to count as decisive, in (0, 0.5).
+
+    Returns:
+        ``{"edge": float, "decisive": float}``: grey levels per pixel, and a fraction.
+
+    Raises:
+        ValueError: images of another shape, values outside [0, 1] or not finite, or a bad margin.
+    """
+    x = _numpy64(images)
+    if x.ndim == 3:
+        x = x[:, None]
+    if x.ndim != 4 or len(x) == 0 or min(x.shape[2:]) < 2:
+        raise ValueError(f"images must be (N, C, H, W) or (N, H, W) with N >= 1 and H, W >= 2; got "
+                         f"{tuple(_numpy64(images).shape)}.")
+    margin = number("margin", margin, above=0)
+    if margin >= 0.5:
+        raise ValueError(f"margin={margin} must be below 0.5, or every pixel would count as decisive.")
+    if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+        raise ValueError("images must hold finite values in [0, 1]; map a generator's output there first "
+                         "(e.g. (x + 1) / 2 for tanh outputs).")
+    dx = x[..., :-1, 1:] - x[..., :-1, :-1]  # (N, C, H-1, W-1): step to the right-hand neighbour
+    dy = x[..., 1:, :-1] - x[..., :-1, :-1]  # step to the neighbour below
+    edge = float(np.sqrt(dx**2 + dy**2).mean())
+    decisive = float(((x <= margin) | (x >= 1 - margin)).mean())
+    return {"edge": edge, "decisive": decisive}

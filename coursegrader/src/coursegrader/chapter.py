@@ -150,18 +150,25 @@ class Chapter:
 
     def plan(self) -> list[ExercisePlan]:
         """For each exercise: graded as a letter answer, a function on fresh inputs, or an
-        experiment on the chapter's run (and which of the run's names it uses)."""
+        experiment on the chapter's run (and which of the run's names it uses).
+
+        An exercise's code is what lies between its ``{exercise}`` cell and its check cell: a
+        section of the chapter that follows the check (one that uses the learner's answer) is
+        run with the exercises but belongs to none of them.
+        """
         start = exercise_start(self.notebook.cells) or 0
         from_run = set()
         for cell in self.notebook.cells[:start]:
             if cell.cell_type == "code":
                 from_run |= _defined(cell.source)
         sections: dict[str, list[str]] = {}
-        label = ""
+        label: str | None = ""
         for cell in self.notebook.cells[start:]:
             if cell.cell_type == "markdown" and EXERCISE_LABEL.search(cell.source):
                 label = EXERCISE_LABEL.search(cell.source).group(1)
-            elif cell.cell_type == "code":
+            elif is_check_cell(cell):
+                label = None  # an exercise ends at its check; what follows it is no one's answer
+            elif cell.cell_type == "code" and label is not None:
                 sections.setdefault(label, []).append(cell.source)
         plans = []
         for spec in self.specs:
