@@ -186,7 +186,7 @@ def test_the_page_script_and_style_ship_with_the_package():
 
 
 def test_in_every_chapter_a_question_comes_before_its_answer():
-    """Each prompt a chapter asks is asked once, in a code cell before the one cell that reveals it."""
+    """Every chapter asks two or more; each is asked once, in a code cell before the one cell that reveals it."""
     import json
     import re
     from pathlib import Path
@@ -198,6 +198,7 @@ def test_in_every_chapter_a_question_comes_before_its_answer():
         revealed = {m: i for i, (src, kind) in enumerate(cells) if kind == "code"
                     for m in re.findall(r'predict\.reveal\(\s*"([\w-]+)"', src)}
         assert set(asked) == set(revealed), f"{path.name}: asked {sorted(asked)}, revealed {sorted(revealed)}"
+        assert len(asked) >= 2, f"{path.name} asks for {len(asked)} prediction(s); every chapter asks for two or more"
         for prompt, i in asked.items():
             assert i < revealed[prompt], f"{path.name}: {prompt} is revealed before it is asked"
             assert prompt.startswith(f"ch{int(path.name[:2])}-"), f"{path.name}: {prompt} names another chapter"

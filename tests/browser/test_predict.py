@@ -26,6 +26,7 @@ MORE_PROMPTS = {
     "chapters/01_autoencoders.html": ["ch1-random-codes", "ch1-linear-pca"],
     "chapters/04_vae.html": ["ch4-holes", "ch4-iwae"],
     "chapters/05_pathologies.html": ["ch5-beta8", "ch5-no-kl-samples"],
+    "chapters/06_beta_vae.html": ["ch6-seed-or-beta", "ch6-tcvae"],
     "chapters/07_cvae.html": ["ch7-obeyed", "ch7-size-gap"],
     "chapters/08_applications.html": ["ch8-held-out-ones", "ch8-few-labels"],
     "chapters/09_beyond.html": ["ch9-near-modes", "ch9-prior-gain"],
