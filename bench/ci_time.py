@@ -41,12 +41,22 @@ def run_step(step: str, repo: Path, log: Path) -> tuple[float, str]:
     return seconds, done.stdout
 
 
-def chapter_seconds(repo: Path) -> dict[str, float]:
-    from jupyter_cache import get_cache
+CHAPTER_SECONDS = """
+import json, sys
+from pathlib import Path
+from jupyter_cache import get_cache
+cache = get_cache(sys.argv[1])
+print(json.dumps({Path(r.uri).stem: round(r.data.get("execution_seconds", 0.0), 1)
+                  for r in cache.list_cache_records() if "chapters" in r.uri}))
+"""
 
-    cache = get_cache(str(repo / "_build" / ".jupyter_cache"))
-    return {Path(r.uri).stem: round(r.data.get("execution_seconds", 0.0), 1)
-            for r in cache.list_cache_records() if "chapters" in r.uri}
+
+def chapter_seconds(repo: Path) -> dict[str, float]:
+    """Each chapter's seconds in its cells, read from the execution cache by the repo's own venv
+    (where jupyter_cache is installed; this script may run under any Python)."""
+    done = subprocess.run([str(repo / ".venv" / "bin" / "python"), "-c", CHAPTER_SECONDS,
+                           str(repo / "_build" / ".jupyter_cache")], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
 
 
 def main(argv: list[str] | None = None) -> int:

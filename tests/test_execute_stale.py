@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import nbformat
 from jupyter_cache import get_cache
 from jupyter_cache.base import CacheBundleIn
@@ -51,6 +54,20 @@ def test_all_runs_every_chapter_with_the_extra_pytest_arguments(monkeypatch, tmp
     assert execute_stale.main([*chapters]) == 0 and calls == []
     assert execute_stale.main(["--all", *chapters, "--", "--durations=15"]) == 0
     (command, env), = calls
-    assert command[command.index("tests.standalone") + 1:][:3] == chapters
-    assert command[-3:] == ["--dist", "loadfile", "--durations=15"] and command[command.index("-n") + 1] == "2"
+    assert command[command.index("tests.standalone") + 1:][:3] == [
+        str(p) for p in execute_stale.longest_first([Path(c) for c in chapters])]
+    assert command[-4:] == ["--dist", "loadfile", "--no-loadscope-reorder", "--durations=15"]
+    assert command[command.index("-n") + 1] == "2"
     assert env["OMP_NUM_THREADS"] == "1"  # two kernels share the two cores
+
+
+def test_the_longest_chapters_go_first_and_unmeasured_ones_before_them(tmp_path):
+    """Two workers take chapters in this order: a long chapter left for the end would run alone."""
+    times = tmp_path / "ci_time.json"
+    times.write_text(json.dumps({"chapters": {"01_a": 90.0, "02_b": 10.0, "03_c": 200.0}}))
+    chapters = [Path(f"chapters/{n}.ipynb") for n in ("01_a", "02_b", "03_c", "04_new")]
+    assert [p.stem for p in execute_stale.longest_first(chapters, times)] == ["04_new", "03_c", "01_a", "02_b"]
+    # no measurements (a file that is missing or not JSON): the order given
+    assert execute_stale.longest_first(chapters, tmp_path / "missing.json") == chapters
+    (tmp_path / "bad.json").write_text("{")
+    assert execute_stale.longest_first(chapters, tmp_path / "bad.json") == chapters

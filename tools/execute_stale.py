@@ -18,6 +18,7 @@ after ``--`` go to pytest.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +29,20 @@ from jupyter_cache import get_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "_build" / ".jupyter_cache"
+TIMES = ROOT / "bench" / "results" / "ci_time.json"  # each chapter's seconds in the last measured run
+
+
+def longest_first(chapters: list[Path], times: Path = TIMES) -> list[Path]:
+    """The chapters in order of their last measured run time, longest first (unmeasured ones first).
+
+    Two workers take chapters from this queue as they finish; starting with the long ones keeps
+    one worker from running the longest chapter alone at the end while the other idles.
+    """
+    try:
+        seconds = json.loads(times.read_text()).get("chapters", {})
+    except (OSError, ValueError):
+        seconds = {}
+    return sorted(chapters, key=lambda p: -seconds.get(p.stem, float("inf")))
 
 
 def stale(chapters: list[Path], cache_path: Path = CACHE) -> list[Path]:
@@ -57,13 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     if not todo:
         print("every chapter has a cached run: nothing to execute")
         return 0
+    todo = longest_first(todo)
     workers = min(args.workers, len(todo))
     print(f"executing {len(todo)} chapter(s), {workers} at a time: {', '.join(p.stem for p in todo)}")
     env = dict(os.environ)
     if workers > 1:  # each kernel one thread, so two chapters share the two cores
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     command = [sys.executable, "-m", "tests.standalone", *map(str, todo), "--",
-               "--nbval-cell-timeout=900", "-q", "-n", str(workers), "--dist", "loadfile", *extra]
+               "--nbval-cell-timeout=900", "-q", "-n", str(workers), "--dist", "loadfile",
+               "--no-loadscope-reorder", *extra]  # keep longest_first's order, not the cell counts
     return subprocess.call(command, cwd=ROOT, env=env)
 
 
