@@ -15,85 +15,17 @@ business of the explorers' keyboard tests and of the figures' own tests.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import yaml
 
+from .axe import WAIT_FOR_MATH, AxeReport, describe, run_axe
 from .conftest import REPO_ROOT, new_page, screenshot_dir
 from .test_book_pages import PAGES, _bullets
-
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-
-# Rules switched off, each with the reason. Keep it empty unless a rule is wrong about the book;
-# a real violation is fixed in the book (book/_static, book/_ext, _config.yml), not here.
-DISABLED_RULES: dict[str, str] = {}
-
-SHOWN_NODES = 3  # offending elements listed per rule
-
-# MathJax typesets after the load event; axe must see the typeset formulas, not the TeX source.
-WAIT_FOR_MATH = """
-async () => {
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
-  if (document.fonts) await document.fonts.ready;
-}
-"""
-
-RUN_AXE = """
-async ({tags, disabled}) => {
-  const rules = {};
-  disabled.forEach((id) => { rules[id] = { enabled: false }; });
-  const results = await axe.run(document, {
-    runOnly: { type: "tag", values: tags }, rules, resultTypes: ["violations"],
-  });
-  return results.violations.map((v) => ({
-    id: v.id, impact: v.impact, help: v.help, count: v.nodes.length,
-    nodes: v.nodes.map((n) => ({ target: n.target.join(" "), summary: n.failureSummary || "" })),
-  }));
-}
-"""
-
-
-class AxeReport:
-    """Every page's violations, rewritten to axe-report.txt (and .json) after each run."""
-
-    def __init__(self) -> None:
-        self.results: dict[str, list[dict]] = {}
-
-    def add(self, key: str, violations: list[dict]) -> None:
-        self.results[key] = violations
-        lines = [f"# axe-core violations per page and theme (tags: {', '.join(AXE_TAGS)})"]
-        for name, found in self.results.items():
-            total = sum(v["count"] for v in found)
-            lines.append(f"{name}: {total} elements" if found else f"{name}: none")
-            lines += [f"    {v['id']} ({v['impact']}): {v['count']}" for v in found]
-        folder = screenshot_dir()
-        (folder / "axe-report.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        (folder / "axe-report.json").write_text(json.dumps(self.results, indent=1), encoding="utf-8")
 
 
 @pytest.fixture(scope="session")
 def axe_report() -> AxeReport:
     return AxeReport()
-
-
-def run_axe(page, axe_source: str) -> list[dict]:
-    """axe-core's WCAG A/AA violations on an open page (axe is injected into it first)."""
-    page.evaluate(WAIT_FOR_MATH)
-    page.add_script_tag(content=axe_source)
-    return page.evaluate(RUN_AXE, {"tags": AXE_TAGS, "disabled": sorted(DISABLED_RULES)})
-
-
-def describe(violations: list[dict]) -> str:
-    """One paragraph per rule: id, impact, what it wants, how many elements, the first few."""
-    parts = []
-    for v in violations:
-        nodes = [f"{n['target']}" + (f"  [{n['summary'].splitlines()[-1].strip()}]" if n["summary"] else "")
-                 for n in v["nodes"][:SHOWN_NODES]]
-        more = f"\n  ... and {v['count'] - SHOWN_NODES} more" if v["count"] > SHOWN_NODES else ""
-        parts.append(f"{v['id']} ({v['impact']}, {v['count']} elements): {v['help']}\n"
-                     + _bullets(nodes) + more)
-    return "\n".join(parts)
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])

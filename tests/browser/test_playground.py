@@ -25,8 +25,8 @@ from vaelib.playground import (
     sample_data,
 )
 
+from .axe import describe, run_axe
 from .conftest import book_dir, new_page, screenshot_dir
-from .test_accessibility import describe, run_axe
 
 PAGE = "book/playground.html"
 ROOT = ".vae-playground"

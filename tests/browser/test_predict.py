@@ -13,8 +13,8 @@ import json
 
 import pytest
 
+from .axe import AXE_TAGS, DISABLED_RULES, WAIT_FOR_MATH, describe
 from .conftest import new_page, screenshot_dir
-from .test_accessibility import AXE_TAGS, DISABLED_RULES, WAIT_FOR_MATH, describe
 
 PROMPTS = {
     "chapters/02_elbo.html": ["ch2-naive-evidence", "ch2-gaussian-sign"],
