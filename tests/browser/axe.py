@@ -11,7 +11,8 @@ import json
 from .conftest import screenshot_dir
 
 
-def _bullets(items: list) -> str:
+def bullets(items: list) -> str:
+    """A Markdown list, one item per line, for assertion messages."""
     return "\n".join(f"  - {item}" for item in items)
 
 
@@ -79,5 +80,5 @@ def describe(violations: list[dict]) -> str:
                  for n in v["nodes"][:SHOWN_NODES]]
         more = f"\n  ... and {v['count'] - SHOWN_NODES} more" if v["count"] > SHOWN_NODES else ""
         parts.append(f"{v['id']} ({v['impact']}, {v['count']} elements): {v['help']}\n"
-                     + _bullets(nodes) + more)
+                     + bullets(nodes) + more)
     return "\n".join(parts)

@@ -1,9 +1,11 @@
 """Accessibility of the built book: WCAG 2.1 AA as far as a machine can check it.
 
-- axe-core (pinned, fetched by ``conftest.axe_script``) on every page of the table of contents, in
-  the light and the dark theme, with the WCAG 2.0/2.1 A and AA rules and the 2.2 AA ones. A page
-  passes with no violation at all; the report names each rule, its impact and the first elements
-  that break it, and goes to ``_build/screenshots/axe-report.txt`` as well.
+- axe-core (pinned, fetched by ``conftest.axe_script``; ``tests/browser/axe.py``) on every page of
+  the table of contents, in the light and the dark theme, with the WCAG 2.0/2.1 A and AA rules and
+  the 2.2 AA ones: ``test_book_pages.test_axe_finds_no_wcag_violations``, on the same load of each
+  page as the other checks of that module. A page passes with no violation at all; the report names
+  each rule, its impact and the first elements that break it, and goes to
+  ``_build/screenshots/axe-report.txt`` as well.
 - Reflow (WCAG 1.4.10): every page at 320 CSS pixels wide needs no horizontal scrolling; a code
   cell, an output or a wide formula may scroll inside its own box.
 - Formulas: every formula MathJax typesets carries its MathML for screen readers
@@ -18,32 +20,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from .axe import WAIT_FOR_MATH, AxeReport, describe, run_axe
+from .axe import WAIT_FOR_MATH, bullets
 from .conftest import REPO_ROOT, new_page, screenshot_dir
-from .test_book_pages import PAGES, _bullets
-
-
-@pytest.fixture(scope="session")
-def axe_report() -> AxeReport:
-    return AxeReport()
-
-
-@pytest.mark.parametrize("theme", ["light", "dark"])
-@pytest.mark.parametrize("path", PAGES)
-def test_axe_finds_no_wcag_violations(browser, book_server, axe_source, axe_report, path, theme):
-    """WCAG 2.1 AA (and 2.2 AA) rules of axe-core on every page, in both themes."""
-    opened, context = new_page(browser, book_server, path, dark=theme == "dark")
-    try:
-        assert opened.response_status == 200, f"{path}: HTTP {opened.response_status} (make book?)"
-        violations = run_axe(opened.page, axe_source)
-    finally:
-        context.close()
-    axe_report.add(f"{path} ({theme})", violations)
-    assert not violations, (
-        f"{path} ({theme} theme): axe-core finds {len(violations)} WCAG rules broken "
-        f"(all pages: _build/screenshots/axe-report.txt):\n{describe(violations)}"
-    )
-
+from .test_book_pages import PAGES
 
 # --------------------------------------------------------------------------------------------
 # Reflow at 320 CSS pixels
@@ -98,7 +77,7 @@ def test_page_reflows_at_320_css_pixels(browser, book_server, path):
         context.close()
     assert state["scrollWidth"] <= state["width"] + 1 and not state["wide"], (
         f"{path} at 320 CSS px: the page is {state['scrollWidth']} px wide, so it scrolls sideways; "
-        f"elements that stick out:\n{_bullets(state['wide'])}"
+        f"elements that stick out:\n{bullets(state['wide'])}"
     )
 
 
@@ -130,7 +109,7 @@ def test_every_formula_carries_mathml(open_page):
     assert state["formulas"] > 20, state
     assert not state["missing"], (
         f"{len(state['missing'])} of {state['formulas']} formulas have no assistive MathML "
-        f"(mjx-assistive-mml > math):\n{_bullets(state['missing'][:5])}"
+        f"(mjx-assistive-mml > math):\n{bullets(state['missing'][:5])}"
     )
     # The visual rendering is hidden from screen readers, so each formula is read once.
     assert state["hiddenVisual"] == 0, state

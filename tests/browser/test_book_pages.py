@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from .axe import AxeReport, bullets, describe, run_axe
 from .conftest import REPO_ROOT, new_page, screenshot_dir
 
 TOC = REPO_ROOT / "_toc.yml"
@@ -137,6 +138,7 @@ class Visit:
     images: list[dict] = field(default_factory=list)
     state: dict = field(default_factory=dict)
     math: dict = field(default_factory=dict)
+    axe: list[dict] = field(default_factory=list)
     screenshot: Path | None = None
 
 
@@ -168,8 +170,17 @@ def external_log() -> ExternalRequestLog:
 
 
 @pytest.fixture(scope="session")
-def visits(browser, book_server, external_log):
-    """`visits(path, dark)`: load a page once per theme for the whole session and remember it."""
+def axe_report() -> AxeReport:
+    return AxeReport()
+
+
+@pytest.fixture(scope="session")
+def visits(browser, book_server, external_log, axe_source, axe_report):
+    """`visits(path, dark)`: load a page once per theme for the whole session and remember it.
+
+    One load serves every check that only reads the page: errors, requests, formulas, images,
+    layout, axe-core's WCAG rules and the screenshot (loading and typesetting a chapter is the
+    slow part of these tests)."""
     cache: dict[tuple[str, bool], Visit] = {}
 
     def _visit(path: str, dark: bool = False) -> Visit:
@@ -188,6 +199,11 @@ def visits(browser, book_server, external_log):
                     visit.math = opened.page.evaluate(MATH_STATE_SCRIPT)  # before the screenshot
                     visit.images = opened.load_images()
                     visit.state = opened.page.evaluate(PAGE_STATE_SCRIPT)
+                    # the page's own errors end here: axe-core re-fetches stylesheets for one of its
+                    # rules (a 404 for a path it resolves against the site root), which is not the page's
+                    visit.console_errors, visit.page_errors = list(visit.console_errors), list(visit.page_errors)
+                    visit.axe = run_axe(opened.page, axe_source)
+                    axe_report.add(f"{path} ({'dark' if dark else 'light'})", visit.axe)
                     name = shot_name(path) + ("-dark" if dark else "")
                     visit.screenshot = opened.screenshot(name)
             finally:
@@ -205,10 +221,6 @@ def visits(browser, book_server, external_log):
     return _visit
 
 
-def _bullets(items: list) -> str:
-    return "\n".join(f"  - {item}" for item in items)
-
-
 # --------------------------------------------------------------------------------------------
 # The tests
 # --------------------------------------------------------------------------------------------
@@ -224,7 +236,18 @@ def test_page_loads_without_errors(visits, path):
         problems += [f"({theme}) console error: {error}" for error in visit.console_errors]
     assert not problems, (
         f"{path} has JavaScript errors (errors caused by the blocked external requests are "
-        f"already left out):\n{_bullets(problems)}"
+        f"already left out):\n{bullets(problems)}"
+    )
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize("path", PAGES)
+def test_axe_finds_no_wcag_violations(visits, path, theme):
+    """WCAG 2.1 AA (and 2.2 AA) rules of axe-core on every page, in both themes (tests/browser/axe.py)."""
+    violations = visits(path, dark=theme == "dark").axe
+    assert not violations, (
+        f"{path} ({theme} theme): axe-core finds {len(violations)} WCAG rules broken "
+        f"(all pages: _build/screenshots/axe-report.txt):\n{describe(violations)}"
     )
 
 
@@ -238,7 +261,7 @@ def test_no_external_requests(visits, path):
         theme = "dark" if visit.dark else "light"
         assert visit.external_urls == [], (
             f"{path} ({theme}) requested other hosts (see _build/screenshots/external-requests.txt):"
-            f"\n{_bullets(visit.external_urls)}"
+            f"\n{bullets(visit.external_urls)}"
         )
 
 
@@ -252,12 +275,12 @@ def test_math_is_typeset(visits, path):
             continue
         assert math["mathjax"], f"{path} ({theme}) has {math['sources']} formulas but no MathJax"
         assert not math["errors"], (
-            f"{path} ({theme}): formulas with errors (undefined macro?):\n{_bullets(math['errors'])}"
+            f"{path} ({theme}): formulas with errors (undefined macro?):\n{bullets(math['errors'])}"
         )
         assert not math["untypeset"], (
-            f"{path} ({theme}): formulas left as TeX:\n{_bullets(math['untypeset'])}"
+            f"{path} ({theme}): formulas left as TeX:\n{bullets(math['untypeset'])}"
         )
-        assert not math["raw"], f"{path} ({theme}): raw TeX in the text:\n{_bullets(math['raw'])}"
+        assert not math["raw"], f"{path} ({theme}): raw TeX in the text:\n{bullets(math['raw'])}"
         assert math["typeset"] >= math["sources"], f"{path} ({theme}): {math}"
 
 
@@ -271,10 +294,10 @@ def test_no_error_outputs(visits, path):
     harmless = [t for t in state["stderr"] if not STDERR_ERROR.search(t)]
     if harmless:
         # Warnings on stderr are untidy but not wrong; they are shown, not failed.
-        warnings.warn(f"{path} shows stderr output:\n{_bullets(harmless)}", stacklevel=1)
+        warnings.warn(f"{path} shows stderr output:\n{bullets(harmless)}", stacklevel=1)
     assert not errors, (
-        f"{path} shows error outputs (execution must not fail):\n{_bullets(errors)}"
-        + (f"\nOther stderr on the page:\n{_bullets(harmless)}" if harmless else "")
+        f"{path} shows error outputs (execution must not fail):\n{bullets(errors)}"
+        + (f"\nOther stderr on the page:\n{bullets(harmless)}" if harmless else "")
     )
 
 
@@ -283,7 +306,7 @@ def test_images_load(visits, path):
     """A missing figure file or a bad relative path shows up as a broken image."""
     images = visits(path).images
     broken = [img["src"] for img in images if not img["complete"] or img["naturalWidth"] <= 0]
-    assert not broken, f"{path}: {len(broken)} of {len(images)} images did not load:\n" + _bullets(
+    assert not broken, f"{path}: {len(broken)} of {len(images)} images did not load:\n" + bullets(
         broken
     )
 
@@ -296,7 +319,7 @@ def test_solutions_folded_until_clicked(visits, browser, book_server, path):
     state = visits(path).state
     assert not state["unfoldableSolutions"], (
         f"{path}: solutions without a toggle (missing `:class: dropdown`?):\n"
-        + _bullets(state["unfoldableSolutions"])
+        + bullets(state["unfoldableSolutions"])
     )
     if not state["solutions"]:
         return
@@ -319,7 +342,7 @@ def test_solutions_folded_until_clicked(visits, browser, book_server, path):
                 expect(body.nth(part), f"{path}: {name} did not open on click").to_be_visible()
             expect(button).to_have_attribute("aria-expanded", "true")
         new_errors = opened.page_errors[errors_before:]
-        assert not new_errors, f"{path}: clicking solutions raised:\n" + _bullets(new_errors)
+        assert not new_errors, f"{path}: clicking solutions raised:\n" + bullets(new_errors)
     finally:
         context.close()
 
@@ -356,7 +379,7 @@ def test_dark_theme(visits, path):
     assert not wrong, (
         f"{path}: {len(wrong)} of {len(state['outputImages'])} output images lose their opaque "
         "white background in the dark theme (book/_static/course.css must win over the theme's "
-        f"`.bd-content div.cell_output img` rule):\n" + _bullets(wrong)
+        f"`.bd-content div.cell_output img` rule):\n" + bullets(wrong)
     )
 
 
