@@ -21,9 +21,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LAB_STAMP := $(VENV)/.installed-lab
 # The unit tests run in two pytest-xdist workers: many of them wait on kernels and sandboxes
-# rather than compute. XDIST= runs them in one process. (The browser tests run in one: two
-# Chromiums on two cores took 223 s against about 130 s for one.)
+# rather than compute. XDIST= runs them in one process. The browser tests run in two as well, a
+# test file per worker: the page checks with axe-core (test_book_pages.py, every page loaded once
+# per theme) take about half the time, the other files the other half (on chapters 4 and 9, two
+# workers took 169 s against 222 s for one on the same busy machine). BROWSER_XDIST= runs one.
 XDIST ?= -n 2 --dist loadgroup
+BROWSER_XDIST ?= -n 2 --dist loadfile
 # Where torch and torchvision come from; empty: the default index (PyPI, CUDA wheels on Linux).
 TORCH_INDEX ?=
 
@@ -88,7 +91,7 @@ book-from-cache: $(STAMP)
 # Debian's package on first use when they can): pages, figures, solutions, explorers, dark theme.
 # Screenshots of every page land in _build/screenshots.
 browser: $(STAMP)
-	$(BIN)/python -m pytest tests/browser -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/browser -q $(BROWSER_XDIST) $(PYTEST_ARGS)
 
 # Assignments: the student version of every chapter (PRIVATE=folder appends an instructor's
 # private exercises), and grading a folder of submissions (coursegrader/, the instructor's package).

@@ -213,7 +213,11 @@ def axe_script() -> str:
             f"{AXE_TARBALL}), or unpack that package and set VAELIB_AXE=/path/to/axe.min.js"
         )
     cached.parent.mkdir(parents=True, exist_ok=True)
-    cached.write_text(text, encoding="utf-8")
+    # Two test workers may fetch it at once: each writes its own file and renames it into place,
+    # so the other never reads half a script.
+    partial = cached.with_name(f"{cached.name}.{os.getpid()}.part")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, cached)
     return text
 
 
