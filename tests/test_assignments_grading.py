@@ -85,8 +85,8 @@ def test_reference_solutions_pass_on_fresh_inputs():
                 result = check.decide(outcome, seed=seed, strict=False)
                 assert result.passed, (chapter.stem, spec["label"], seed, result.message)
             judged += 1
-    # 9 multiple-choice and 20 function exercises; the 6 experiments need their chapter's run
-    assert judged == 29, f"{judged} exercises could be judged from their solution code alone"
+    # 9 multiple-choice and 21 function exercises; the 6 experiments need their chapter's run
+    assert judged == 30, f"{judged} exercises could be judged from their solution code alone"
 
 
 def test_solved_copies_are_the_chapter_with_its_solutions(tmp_path):
