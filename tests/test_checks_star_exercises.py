@@ -320,6 +320,7 @@ def _unchanged(decode, x, mu, logvar, generator):
     (_with(lambda m, lv, e, *a: (m, lv)), "return three tensors"),
     (_with(lambda m, lv, e, *a: (m.tolist(), lv, e)), "must be a tensor"),
     (_with(lambda m, lv, e, *a: (m, lv * float("nan"), e)), "NaN"),
+    (_with(lambda m, lv, e, *a: (m, lv + 200, e)), "not finite"),
 ])
 def test_refined_posterior_explains_each_mistake(wrong, hint):
     result = _run(ch4.check_refined_posterior, wrong, 11)

@@ -256,6 +256,10 @@ def _judge_refined_posterior(data: dict) -> str:
         eps = _gap_eps(data["seed"], latent_dim)
         with torch.no_grad():
             terms = _gap_terms(decode, x, mu, logvar, eps)
+        if not torch.isfinite(terms["elbo"]).all():
+            raise Hint(f"{where} the ELBO of your Gaussians is not finite: your log-variances run from "
+                       f"{float(logvar.min()):.3g} to {float(logvar.max()):.3g}. Keep them where a Gaussian can "
+                       "sit (a smaller learning rate, fewer steps), and check the sign of the KL.")
         _judge_reported_bound(elbo, terms, ref, decode, x, mu, logvar, eps, where)
         _judge_gain(terms["elbo"], logvar, mu, ref, where)
         gain, ref_gain = (terms["elbo"] - ref["start"]).mean(), (ref["elbo"] - ref["start"]).mean()
