@@ -86,7 +86,7 @@ def test_reference_solutions_pass_on_fresh_inputs():
                 assert result.passed, (chapter.stem, spec["label"], seed, result.message)
             judged += 1
     # 9 multiple-choice and 21 function exercises; the 6 experiments need their chapter's run
-    assert judged == 30, f"{judged} exercises could be judged from their solution code alone"
+    assert judged == 32, f"{judged} exercises could be judged from their solution code alone"
 
 
 def test_solved_copies_are_the_chapter_with_its_solutions(tmp_path):
@@ -107,6 +107,9 @@ def test_the_plan_says_how_each_exercise_is_graded():
     assert plan["ex-vae-loss"].kind == "your function on fresh inputs" and plan["ex-vae-loss"].uses == []
     assert plan["ex-vae-importance"].kind == "your code on the chapter's run"
     assert plan["ex-vae-importance"].uses == ["vae", "x_test"]  # not its own names (K, subset)
+    # a function judged on fresh inputs, though its solution goes on to use the chapter's model
+    assert plan["ex-vae-amortization"].kind == "your function on fresh inputs"
+    assert plan["ex-vae-amortization"].uses == ["device", "ll_1000", "vae", "x_test"]
     for chapter in CHAPTERS:
         kinds = [p.kind for p in load_chapter(chapter).plan()]
         assert "letter answer" in kinds and len(kinds) >= 3, chapter.stem

@@ -28,7 +28,7 @@ from vaelib.checks.wire import DataError, dumps, from_data, loads, to_data
 
 def test_registry_names_every_check_once():
     checks = registry()
-    assert len(checks) == 36 and all(isinstance(c, Check) for c in checks.values())
+    assert len(checks) == 38 and all(isinstance(c, Check) for c in checks.values())
     assert len({c.name for c in checks.values()}) == len(checks)
     assert all(c.__doc__ for c in checks.values())
 

@@ -1,4 +1,4 @@
-"""The ★★★ exercises of chapters 1-3: any correct answer passes, each typical mistake gets its
+"""The ★★★ exercises of chapters 1-5: any correct answer passes, each typical mistake gets its
 own explanation, and bad answers (wrong shape, wrong type, NaN) get a clear message."""
 
 from __future__ import annotations
@@ -7,10 +7,13 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from vaelib.checks import autoencoders as ch1
 from vaelib.checks import elbo as ch2
+from vaelib.checks import pathologies as ch5
 from vaelib.checks import reparameterization as ch3
+from vaelib.checks import vae as ch4
 
 
 def _run(check, answer, seed):
@@ -218,8 +221,227 @@ def test_control_variate_explains_each_mistake(wrong, hint):
     assert not result.passed and hint in result.message, result.message
 
 
+# ------------------------------------------------------------------ chapter 4: the amortization gap
+
+def _log_lik(decode, x, z):
+    """log p(x|z) for codes z (S, B, d) -> (S, B), summed over the pixels."""
+    s, b, d = z.shape
+    logits = decode(z.reshape(s * b, d))  # (S*B, 1, H, W)
+    return -F.binary_cross_entropy_with_logits(logits, x.repeat(s, 1, 1, 1), reduction="none").flatten(1).sum(1).view(s, b)
+
+
+def _elbo(decode, x, mu, logvar, eps, *, kl=1.0, entropy=True):
+    rec = _log_lik(decode, x, mu + torch.exp(0.5 * logvar) * eps).mean(0)
+    if not entropy:  # E_q[log p(x|z)] + E_q[log p(z)]: the KL without its entropy part
+        return rec - 0.5 * (mu.shape[1] * math.log(2 * math.pi) + (mu.pow(2) + logvar.exp()).sum(1))
+    return rec - kl * 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
+
+
+def _adam(steps=100, samples=4, lr=0.1, decay=True, sign=1.0, report=None, **objective):
+    def refine(decode, x, mu, logvar, generator):
+        mu, logvar = mu.clone().requires_grad_(True), logvar.clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([mu, logvar], lr=lr)
+        for step in range(steps):
+            optimizer.param_groups[0]["lr"] = lr * (1 - step / steps) if decay else lr
+            eps = torch.randn(samples, *mu.shape, generator=generator)
+            loss = -sign * _elbo(decode, x, mu, logvar, eps, **objective).sum()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            eps = torch.randn(64, *mu.shape, generator=generator)
+            return mu.detach(), logvar.detach(), _elbo(decode, x, mu, logvar, eps, **(objective if report is None else report))
+    return refine
+
+
+def _lbfgs(decode, x, mu, logvar, generator):
+    """Another method: fixed draws of eps (a deterministic objective) and L-BFGS."""
+    eps = torch.randn(32, *mu.shape, generator=generator)
+    mu, logvar = mu.clone().requires_grad_(True), logvar.clone().requires_grad_(True)
+    optimizer = torch.optim.LBFGS([mu, logvar], max_iter=100, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = -_elbo(decode, x, mu, logvar, eps).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    with torch.no_grad():
+        return mu.detach(), logvar.detach(), _elbo(decode, x, mu, logvar, torch.randn(256, *mu.shape, generator=generator))
+
+
+@pytest.mark.parametrize("answer", [_adam(), _adam(60, 2), _adam(300, 1, 0.05, decay=False), _lbfgs],
+                         ids=["adam", "adam-short", "adam-constant-rate", "lbfgs"])
+@pytest.mark.parametrize("seed", [None, 7])
+def test_refined_posterior_accepts_different_optimisers(answer, seed):
+    result = _run(ch4.check_refined_posterior, answer, seed)
+    assert result.passed, result.message
+
+
+def test_refined_posterior_reference_is_a_tighter_bound():
+    for dim in (2, 6):
+        ref = ch4._gap_reference(None, dim)
+        gain = ref["elbo"] - ref["start"]
+        assert gain.mean() > 2 and (gain > 0).float().mean() > 0.9  # the encoder's q is beaten clearly
+    ref = ch4._gap_reference(None, 2)
+    gap = ref["log_px"] - ref["elbo"]  # exact log p(x) on a grid: what no Gaussian can close
+    assert (gap > -0.05).all() and 0 < gap.mean() < 1
+    assert (ref["log_px"] - ref["start"]).mean() > 2 * gap.mean()  # most of the encoder's gap is amortization
+
+
+def _with(change):
+    def refine(decode, x, mu, logvar, generator):
+        return change(*_adam()(decode, x, mu, logvar, generator), decode, x, mu, logvar, generator)
+    return refine
+
+
+def _encoders_bound(m, lv, e, decode, x, mu, logvar, generator):
+    with torch.no_grad():
+        return m, lv, _elbo(decode, x, mu, logvar, torch.randn(64, *mu.shape, generator=generator))
+
+
+def _unchanged(decode, x, mu, logvar, generator):
+    return _encoders_bound(mu, logvar, None, decode, x, mu, logvar, generator)
+
+
+@pytest.mark.parametrize("wrong,hint", [
+    (_adam(kl=0.0), "leaves out the KL term"),
+    (_adam(entropy=False), "leaves out the entropy"),
+    (_adam(kl=-1.0), "KL is added, not subtracted"),
+    (_with(lambda m, lv, e, *a: (m, lv, -e)), "-ELBO, the loss"),
+    (_with(_encoders_bound), "the encoder's Gaussians, before refining"),
+    (_with(lambda m, lv, e, *a: (m, lv.exp(), e)), "looks like the variance"),
+    (_adam(entropy=False, report={}), "standard deviations are"),  # optimised without the entropy
+    (_adam(5), "short of 75%"),
+    (_adam(sign=-1.0), "the optimiser went the wrong way"),
+    (_unchanged, "unchanged"),
+    (_with(lambda m, lv, e, *a: (m, lv, e.mean())), "One number per image"),
+    (_with(lambda m, lv, e, *a: (m, lv)), "return three tensors"),
+    (_with(lambda m, lv, e, *a: (m.tolist(), lv, e)), "must be a tensor"),
+    (_with(lambda m, lv, e, *a: (m, lv * float("nan"), e)), "NaN"),
+    (_with(lambda m, lv, e, *a: (m, lv + 200, e)), "not finite"),
+])
+def test_refined_posterior_explains_each_mistake(wrong, hint):
+    result = _run(ch4.check_refined_posterior, wrong, 11)
+    assert not result.passed and hint in result.message, result.message
+
+
+def test_refined_posterior_decoder_refuses_a_batch_of_draws():
+    decode, x, mu, logvar = ch4.amortization_case(3, 6)
+    assert decode(mu).shape == (32, 1, 8, 8)
+    with pytest.raises(ValueError, match=r"z.reshape\(-1, d\)"):
+        decode(mu.expand(4, 32, 6))
+    result = _run(ch4.check_refined_posterior, lambda dec, x, mu, lv, g: (mu, lv, dec(mu.expand(4, *mu.shape))), 3)
+    assert not result.passed and "codes of shape (N, 2)" in result.message
+
+
+# ------------------------------------------------------------------ chapter 5: what the decoder uses
+
+def _swap_cost(decode, x, mu, logvar, generator, draws=1):
+    """Reconstruction lost when dimension i takes another image's draw (nats per image)."""
+    cost = torch.zeros(mu.shape[1])
+    with torch.no_grad():
+        for _ in range(draws):
+            z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator)
+            base = _log_lik(decode, x, z[None])[0]
+            other = torch.randperm(len(z), generator=generator)
+            for i in range(z.shape[1]):
+                swapped = z.clone()
+                swapped[:, i] = z[other, i]
+                cost[i] += (base - _log_lik(decode, x, swapped[None])[0]).mean() / draws
+    return cost
+
+
+def _swap(threshold=0.1, draws=1):
+    return lambda decode, x, mu, logvar, generator: _swap_cost(decode, x, mu, logvar, generator, draws) > threshold
+
+
+def _kl_dims(mu, logvar):
+    return (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean(0)
+
+
+def _sensitive(decode, mu):
+    with torch.no_grad():
+        base = decode(mu)
+        return torch.stack([(decode(mu + 0.1 * torch.eye(mu.shape[1])[i]) - base).abs().mean() > 1e-6
+                            for i in range(mu.shape[1])])
+
+
+def _information_and_read(decode, x, mu, logvar, generator):
+    """Another method: the KL minus the aggregate posterior's own KL (information), and a decoder that reacts."""
+    mean, var = mu.mean(0), logvar.exp().mean(0) + mu.var(0, unbiased=False)
+    information = _kl_dims(mu, logvar) - 0.5 * (mean.pow(2) + var - 1 - var.log())
+    return (information > 0.1) & _sensitive(decode, mu)
+
+
+def _prior_draw(decode, x, mu, logvar, generator):
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator)
+    base, cost = _log_lik(decode, x, z[None])[0], []
+    for i in range(z.shape[1]):
+        other = z.clone()
+        other[:, i] = torch.randn(len(z), generator=generator)
+        cost.append((base - _log_lik(decode, x, other[None])[0]).mean())
+    return torch.stack(cost) > 0.1
+
+
+@pytest.mark.parametrize("answer", [_swap(), _swap(0.5, 4), _information_and_read], ids=["swap", "swap-4-draws", "information"])
+@pytest.mark.parametrize("seed", [None, 5, 123])
+def test_decoder_uses_accepts_different_detectors(answer, seed):
+    result = _run(ch5.check_decoder_uses, answer, seed)
+    assert result.passed, result.message
+
+
+def test_decoder_uses_planted_roles_look_as_described():
+    roles, decode, x, mu, logvar = ch5.usage_case(None, 1)
+    assert sorted(set(roles)) == sorted(ch5.USAGE_ROLES) and len(roles) == 12
+    kl, spread = _kl_dims(mu, logvar), mu.var(0)
+    cost = _swap_cost(decode, x, mu, logvar, torch.Generator().manual_seed(0), draws=4)
+    for i, role in enumerate(roles):
+        if role == "used":
+            assert cost[i] > 5 and kl[i] > 0.5
+        else:  # worth nothing to the decoder, whatever the encoder's statistics say
+            assert abs(cost[i]) < 0.05, (role, cost[i])
+        if role == "ignored":
+            assert kl[i] > 0.5 and spread[i] > 0.5
+        if role == "constant":
+            assert kl[i] > 1 and spread[i] < 1e-9 and _sensitive(decode, mu)[i]
+        if role == "wiggle":
+            assert kl[i] < 0.1 and 0.01 < spread[i] < 0.1
+
+
+@pytest.mark.parametrize("wrong,hint", [
+    (lambda decode, x, mu, logvar, g: mu.var(0) > 0.01, "Active units measure the encoder"),
+    (lambda decode, x, mu, logvar, g: _kl_dims(mu, logvar) > 0.1, "not information"),
+    (lambda decode, x, mu, logvar, g: _sensitive(decode, mu), "Sensitivity of the decoder's output"),
+    (_prior_draw, "replacing the value by a prior draw"),
+    (lambda decode, x, mu, logvar, g: (_kl_dims(mu, logvar) > 0.1) & _sensitive(decode, mu), "which image it is"),
+    (lambda decode, x, mu, logvar, g: _swap()(decode, x, mu, logvar, g) | ((_kl_dims(mu, logvar) > 0.1) & (mu.var(0) > 0.1)),
+     "the KL measures what the encoder sends"),
+    (lambda decode, x, mu, logvar, g: _swap()(decode, x, mu, logvar, g) | ((mu.var(0) > 0.01) & (mu.var(0) < 0.1)),
+     "its noise may have passed your threshold"),
+    (lambda decode, x, mu, logvar, g: (lambda c: c == c.max())(_swap_cost(decode, x, mu, logvar, g)),
+     "Is your threshold too high"),  # only the most used dimension
+    (lambda decode, x, mu, logvar, g: torch.ones(mu.shape[1], dtype=torch.bool), "all 8 dimensions"),
+    (lambda decode, x, mu, logvar, g: torch.zeros(mu.shape[1], dtype=torch.bool), "none of the 8"),
+    (lambda decode, x, mu, logvar, g: ~_swap()(decode, x, mu, logvar, g), "exactly inverted"),
+    (lambda decode, x, mu, logvar, g: _swap_cost(decode, x, mu, logvar, g), "not the measurements"),
+    (lambda decode, x, mu, logvar, g: torch.ones_like(mu, dtype=torch.bool), "shape (8,)"),
+    (lambda decode, x, mu, logvar, g: _swap()(decode, x, mu, logvar, g).tolist(), "tensor of 8 booleans"),
+])
+def test_decoder_uses_explains_each_mistake(wrong, hint):
+    result = _run(ch5.check_decoder_uses, wrong, 11)
+    assert not result.passed and hint in result.message, result.message
+
+
+def test_decoder_uses_takes_zeros_and_ones():
+    as_int = lambda decode, x, mu, logvar, g: _swap()(decode, x, mu, logvar, g).long()  # noqa: E731
+    assert _run(ch5.check_decoder_uses, as_int, 4).passed
+
+
 @pytest.mark.parametrize("check,answer", [(ch1.check_code_sampler, jitter), (ch2.check_best_gaussian_q, _grid),
-                                          (ch3.check_control_variate, _taylor)])
+                                          (ch3.check_control_variate, _taylor), (ch4.check_refined_posterior, _adam(60, 2)),
+                                          (ch5.check_decoder_uses, _swap())])
 def test_stubs_and_forged_seeds_fail(check, answer):
     def stub(*args):
         raise NotImplementedError

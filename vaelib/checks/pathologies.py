@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 
 import torch
+import torch.nn.functional as F
 
 from . import Check, Hint, MultipleChoice, attempt, attempted, hint_for_known_mistake
 from .wire import from_data, to_data, type_name
@@ -190,3 +192,169 @@ check_aggregate_moments = Check(
     "aggregate_moments", probe=_probe_aggregate_moments, judge=_judge_aggregate_moments, seeded=True,
     doc="""Exercise 'where do the codes go without a KL?': ``fn(mu, logvar) -> (mean, variance)``
     of the aggregate posterior q(z) = 1/N sum_n q(z|x_n), each (D,).""")
+
+
+# ------------------------------------------------------------------ exercise: what the decoder uses (★★★)
+__all__ += ["check_decoder_uses", "usage_case", "USAGE_ROLES"]
+
+# The planted dimensions, by role: what the encoder says about them and whether the decoder reads them.
+USAGE_ROLES = {
+    "used": "informative (the posterior mean follows the image) and read by the decoder",
+    "ignored": "informative (KL well above 0.1 nat, an active unit) but never read by the decoder",
+    "constant": "the same narrow q(z_i|x) for every image (KL above 0.1 nat, no information), read by the decoder",
+    "wiggle": "a mean that moves a little (an active unit) with almost no KL, never read by the decoder",
+    "prior": "q(z_i|x) = N(0, 1) for every image, never read by the decoder",
+}
+_USAGE_CASES = ({"used": 3, "ignored": 2, "constant": 1, "wiggle": 1, "prior": 1},
+                {"used": 4, "ignored": 2, "constant": 2, "wiggle": 2, "prior": 2})
+_USAGE_IMAGES, _USAGE_HIDDEN, _USAGE_SIDE = 2000, 24, 8
+_CONSTANT_MEAN, _CONSTANT_STD = 0.5, 0.03
+
+
+def usage_case(seed: int | None, index: int) -> tuple[list[str], Callable[[torch.Tensor], torch.Tensor],
+                                                      torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One planted case: ``(roles, decode, x, mu, logvar)``.
+
+    ``roles[i]`` is dimension i's role (a key of :data:`USAGE_ROLES`), in an order drawn from the
+    seed; ``decode`` maps codes (N, D) to logits (N, 1, 8, 8); ``x`` holds 2,000 binary images
+    drawn from the decoder; ``mu`` and ``logvar`` (2000, D) are the encoder's q(z|x).
+    """
+    gen = torch.Generator().manual_seed((11 if seed is None else seed) * 101 + index)
+    roles = [role for role, count in _USAGE_CASES[index].items() for _ in range(count)]
+    roles = [roles[i] for i in torch.randperm(len(roles), generator=gen).tolist()]
+    d = len(roles)
+    read = torch.tensor([1.5 if role in ("used", "constant") else 0.0 for role in roles])
+    w1 = torch.randn(d, _USAGE_HIDDEN, generator=gen) * read[:, None]  # a row of zeros: never read
+    b1 = torch.randn(_USAGE_HIDDEN, generator=gen) * 0.5
+    w2 = torch.randn(_USAGE_HIDDEN, _USAGE_SIDE**2, generator=gen) * 1.2
+    b2 = torch.randn(_USAGE_SIDE**2, generator=gen) * 0.5
+
+    def decode(z: torch.Tensor) -> torch.Tensor:
+        if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[1] != d:
+            shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+            raise ValueError(f"decode takes codes of shape (N, {d}), got {shape}.")
+        return (torch.tanh(z.to(w1.dtype) @ w1 + b1) @ w2 + b2).view(-1, 1, _USAGE_SIDE, _USAGE_SIDE).to(z.dtype)
+
+    z = torch.randn(_USAGE_IMAGES, d, generator=gen)  # each image's own code
+    mu, logvar = torch.zeros_like(z), torch.zeros_like(z)
+    for i, role in enumerate(roles):
+        if role in ("used", "ignored"):
+            mu[:, i] = 0.95 * z[:, i]
+            logvar[:, i] = math.log(0.1) + 0.2 * torch.randn(_USAGE_IMAGES, generator=gen)
+        elif role == "constant":  # the images were drawn with this dimension at its constant value
+            z[:, i] = _CONSTANT_MEAN
+            mu[:, i], logvar[:, i] = _CONSTANT_MEAN, 2 * math.log(_CONSTANT_STD)
+        elif role == "wiggle":
+            mu[:, i], logvar[:, i] = 0.15 * z[:, i], math.log(1 - 0.15**2)
+    x = torch.bernoulli(torch.sigmoid(decode(z)), generator=gen)
+    return roles, decode, x, mu, logvar
+
+
+def _swap_cost(decode, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, draws: int = 4) -> torch.Tensor:
+    """Nats per image of E[log p(x|z)] lost when dimension i takes another image's draw, (D,)."""
+    gen = torch.Generator().manual_seed(0)
+    cost = torch.zeros(mu.shape[1], dtype=torch.float64)
+    with torch.no_grad():
+        for _ in range(draws):
+            z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen)
+            base = -F.binary_cross_entropy_with_logits(decode(z), x, reduction="none").flatten(1).sum(1)
+            other = torch.randperm(len(z), generator=gen)
+            for i in range(z.shape[1]):
+                swapped = z.clone()
+                swapped[:, i] = z[other, i]
+                log_lik = -F.binary_cross_entropy_with_logits(decode(swapped), x, reduction="none").flatten(1).sum(1)
+                cost[i] += float((base - log_lik).mean()) / draws
+    return cost
+
+
+def _probe_decoder_uses(fn: Callable, seed: int | None = None) -> dict:
+    answers = []
+    for index in range(len(_USAGE_CASES)):
+        _, decode, x, mu, logvar = usage_case(seed, index)
+        got = fn(decode, x.clone(), mu.clone(), logvar.clone(), torch.Generator().manual_seed(index))
+        answers.append(to_data(got.detach() if isinstance(got, torch.Tensor) else got))
+    return {"seed": seed, "answers": answers}
+
+
+def _dims(indices: list[int]) -> str:
+    names = [str(i) for i in indices]
+    return ("dimension " + names[0]) if len(names) == 1 else ("dimensions " + ", ".join(names[:-1]) + " and " + names[-1])
+
+
+def _judge_decoder_uses(data: dict) -> str:
+    shown = []
+    for index, raw in enumerate(data["answers"]):
+        roles, decode, x, mu, logvar = usage_case(data["seed"], index)
+        d = len(roles)
+        got = from_data(raw)
+        if not isinstance(got, torch.Tensor):
+            raise Hint(f"return a tensor of {d} booleans, one per latent dimension (True: the decoder uses it), "
+                       f"not {type_name(got)}.")
+        if tuple(got.shape) != (d,):
+            raise Hint(f"with {d} latent dimensions return shape ({d},), one verdict per dimension; got "
+                       f"{tuple(got.shape)}. Reduce over the images (dim=0) before you decide.")
+        if got.dtype != torch.bool:
+            values = got.double()
+            if not bool(((values == 0) | (values == 1)).all()):
+                raise Hint("return True or False for each dimension, e.g. `cost > threshold`, not the "
+                           "measurements themselves.")
+            got = values == 1
+        used = torch.tensor([role == "used" for role in roles])
+        if bool((got == used).all()):
+            shown.append(f"{int(used.sum())} of {d} dimensions used")
+            continue
+        kl = (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean(0)  # (D,) nats, the chapter's bars
+        spread = mu.var(0)  # the active-units statistic
+        where = {role: [i for i, r in enumerate(roles) if r == role and bool(got[i])] for role in USAGE_ROLES}
+        missed = [i for i, r in enumerate(roles) if r == "used" and not bool(got[i])]
+        if bool(got.all()):
+            raise Hint(f"you call all {d} dimensions used. Some carry no information about the image, and the "
+                       "decoder ignores others: measure, for each dimension, what the reconstruction of an image "
+                       "loses when that dimension says something else than it says about this image.")
+        if not bool(got.any()):
+            raise Hint(f"you call none of the {d} dimensions used, yet the decoder reconstructs the images "
+                       f"from some of them. Is your measure's sign right (a loss of log-likelihood is positive)?")
+        if bool((got == ~used).all()):
+            raise Hint("your verdicts are exactly inverted: True must mean 'the decoder uses this dimension'.")
+        if where["ignored"] and where["wiggle"]:
+            raise Hint(f"you flagged {_dims(where['ignored'] + where['wiggle'])}, whose posterior means move with "
+                       "the image (active units, variance of the mean "
+                       f"{', '.join(f'{float(spread[i]):.2f}' for i in where['ignored'] + where['wiggle'])}), "
+                       "but the decoder never reads them. Active units measure the encoder; ask the decoder: "
+                       "does an image's reconstruction get worse when the dimension's value changes?")
+        if where["constant"]:
+            i = where["constant"][0]
+            raise Hint(f"you flagged {_dims(where['constant'])}: the decoder reads it, but its q(z_i|x) is "
+                       f"N({_CONSTANT_MEAN}, {_CONSTANT_STD}²) for every image, so it tells the decoder nothing about "
+                       f"which image it is (its KL, {float(kl[i]):.1f} nats, is the price of sitting away from the "
+                       "prior, not information). Sensitivity of the decoder's output, or replacing the value by a "
+                       "prior draw, mixes that up with use: give the dimension what it says about another image "
+                       "instead, and measure what the reconstruction loses.")
+        if where["ignored"]:
+            raise Hint(f"you flagged {_dims(where['ignored'])}, which carry "
+                       f"{', '.join(f'{float(kl[i]):.2f}' for i in where['ignored'])} nats of KL each, yet the decoder "
+                       "never reads them: the KL measures what the encoder sends, not what the decoder uses. Change "
+                       "the dimension's value and measure what the reconstruction loses.")
+        if where["wiggle"] or where["prior"]:
+            flagged = where["wiggle"] + where["prior"]
+            raise Hint(f"you flagged {_dims(flagged)}: the decoder never reads them (their KL is "
+                       f"{', '.join(f'{float(kl[i]):.3f}' for i in flagged)} nats). If your measure is a "
+                       "difference of log-likelihoods, its noise may have passed your threshold: average over "
+                       "all the images (and several draws), and keep the threshold above the noise.")
+        cost = _swap_cost(decode, x, mu, logvar)
+        them = "it" if len(missed) == 1 else "them"
+        raise Hint(f"you missed {_dims(missed)}: the decoder reads {them}, and giving an image another image's "
+                   f"value there costs {', '.join(f'{float(cost[i]):.1f}' for i in missed)} nats per image. Is your "
+                   f"threshold too high, or your measure blind to {them}?")
+    return ("right on every dimension of both planted cases (" + "; ".join(shown) + "): you left out dimensions "
+            "that carry KL but are never read, one the decoder reads but that says nothing about the image, and "
+            "active units that the decoder ignores.")
+
+
+check_decoder_uses = Check(
+    "decoder_uses", probe=_probe_decoder_uses, judge=_judge_decoder_uses, seeded=True,
+    doc="""Exercise 'what does the decoder use?' (★★★): ``fn(decode, x, mu, logvar, generator)`` -> (D,) booleans.
+
+    On two planted cases (8 and 12 latent dimensions, 2,000 images each, roles drawn from the seed:
+    see :data:`USAGE_ROLES`) the answer must be True exactly for the dimensions that carry
+    information about the image and are read by the decoder.""")
