@@ -389,7 +389,8 @@ def _judge_best_gaussian_q(data: dict) -> str:
             raise Hint(f"{short}: the mean is right, the variance is not (the best logvar is {logvar_best:.3f}). "
                        "Maximise over logvar as well.")
         raise Hint(f"{short}: the best has m = ±{m_best:.3f}, logvar = {logvar_best:.3f}. Write the ELBO in closed "
-                   "form (E_q[z^4] = m^4 + 6 m^2 v + 3 v^2) and maximise it with Adam from m = 1, logvar = 0.")
+                   "form (E_q[z^4] = m^4 + 6 m^2 v + 3 v^2) and maximise it with Adam from a narrow q at a mode of "
+                   "p(x | z), m = sqrt(x), or from several starts, keeping the best.")
     return ("within the tolerance of the best Gaussian in every case (either mode counts): " + "; ".join(shown)
             + ". The gap that remains is KL(q || p(z|x)): no Gaussian has two modes.")
 
