@@ -21,8 +21,6 @@ from coursegrader import (
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 
-# Grades in sandboxes: on the same xdist worker as the tests that count sandboxes alive.
-pytestmark = pytest.mark.xdist_group("sandbox")
 
 
 def _exercise(label, title, solution, check, prose="Because."):

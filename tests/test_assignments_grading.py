@@ -26,8 +26,6 @@ PREAMBLE = ("import math\nimport numpy as np\nimport sympy as sp\nimport torch\n
             "from torch import nn\nimport vaelib\nimport vaelib.checks.elbo\n"
             "from vaelib import checks, evaluate, losses, symbolic\n")
 
-# Grades in sandboxes: on the same xdist worker as the tests that count sandboxes alive.
-pytestmark = pytest.mark.xdist_group("sandbox")
 
 
 def _solutions(nb: nbformat.NotebookNode) -> dict[str, list[str]]:

@@ -23,7 +23,7 @@ from .test_assignments import reference_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "coursegrader" / "examples" / "private"
-pytestmark = [pytest.mark.usefixtures("bubblewrap"), pytest.mark.xdist_group("sandbox")]
+pytestmark = pytest.mark.usefixtures("bubblewrap")
 MEASURED = ("seconds", "cpu_seconds", "peak_mb")  # timings differ from run to run; everything else must not
 
 

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import nbformat
-import pytest
 import yaml
 
 from coursegrader import make_student_version, paste_back
@@ -20,7 +19,6 @@ from coursegrader.classroom import build_template
 from .test_assignments import reference_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.xdist_group("sandbox")
 
 
 def _steps(template: Path) -> tuple[dict, dict[str, dict]]:

@@ -36,7 +36,8 @@ from .test_assignments import reference_notebook
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "coursegrader" / "examples" / "private"
 LABELS = ["ex-holes", "ex-loss", "ex-size", "ex-private-entropy"]
-pytestmark = [pytest.mark.usefixtures("bubblewrap"), pytest.mark.xdist_group("sandbox")]
+# One xdist worker runs this file: the wheels are built once for its tests.
+pytestmark = [pytest.mark.usefixtures("bubblewrap"), pytest.mark.xdist_group("gradescope")]
 
 
 @pytest.fixture(scope="session")

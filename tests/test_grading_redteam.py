@@ -13,6 +13,7 @@ import contextlib
 import csv
 import hashlib
 import os
+import subprocess
 import textwrap
 import time
 from pathlib import Path
@@ -33,8 +34,7 @@ WALL_S, CELL_S = 60, 20
 LIMITS = Limits(memory_bytes=5 << 30, processes=96, file_bytes=64 << 20, tmp_bytes=64 << 20)
 
 # bwrap is installed on first use (tests/conftest.py); a machine that cannot sandbox fails these.
-# One xdist worker runs every test that starts sandboxes: a test here counts the sandboxes alive.
-pytestmark = [pytest.mark.usefixtures("bubblewrap"), pytest.mark.xdist_group("sandbox")]
+pytestmark = pytest.mark.usefixtures("bubblewrap")
 
 ALL_FAIL, ALL_PASS = ["fail"] * 3, ["pass"] * 3
 
@@ -217,8 +217,9 @@ _USED_UIDS: set[int] = set()  # the uids this module's graders gave their sandbo
 
 @contextlib.contextmanager
 def _recording_uids():
-    """Note each uid the grader hands a sandbox, so the survivor checks look at this module's
-    sandboxes only (another grader on the machine may be running sandboxes of its own)."""
+    """Note each uid the grader hands a sandbox, and keep it from other graders until this module
+    ends, so the survivor checks look at this module's sandboxes only: the tests beside these
+    (another xdist worker, another grader on the machine) run sandboxes of their own."""
     from coursegrader import grade, sandbox, snapshot
 
     def recording(*args, **kwargs):
@@ -226,10 +227,23 @@ def _recording_uids():
         _USED_UIDS.add(uid)
         return uid
 
+    def held(uid):  # released by _release_held_uids, once this module's tests are done
+        pass
+
     with pytest.MonkeyPatch.context() as patch:
         for module in (grade, snapshot):
             patch.setattr(module, "free_uid", recording)
+            patch.setattr(module, "release_uid", held)
         yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _release_held_uids():
+    from coursegrader import sandbox
+
+    yield
+    for uid in sorted(_USED_UIDS):
+        sandbox.release_uid(uid)
 
 
 def _sandbox_processes() -> list[int]:
@@ -244,7 +258,9 @@ def _sandbox_processes() -> list[int]:
     return found
 
 
-@pytest.fixture(scope="module", params=["full", "fast"])
+# Each path's tests stay on one xdist worker, so its folder is graded once.
+@pytest.fixture(scope="module", params=[pytest.param("full", marks=pytest.mark.xdist_group("redteam-full")),
+                                        pytest.param("fast", marks=pytest.mark.xdist_group("redteam-fast"))])
 def graded(request, tmp_path_factory):
     """Every attack graded on the full path (every cell) and on the fast path (the exercise
     cells on the reference run's state)."""
@@ -295,7 +311,11 @@ def test_limits_are_named_in_the_table(graded):
 def test_nothing_outside_the_sandbox_changed(graded):
     folder, before = graded["folder"], graded["before"]
     assert _digest(PACKAGE) == before["package"], "a submission changed the course package"
-    assert sorted(p.name for p in ROOT.iterdir()) == before["root"]
+    assert not (ROOT / "injected.txt").exists(), "a submission wrote into the repository"
+    added = sorted(set(p.name for p in ROOT.iterdir()) - set(before["root"]))
+    if added:  # other tests' build outputs (git ignores them) may appear meanwhile; nothing else
+        kept = subprocess.run(["git", "check-ignore", *added], cwd=ROOT, capture_output=True, text=True)
+        assert sorted(kept.stdout.split()) == added, f"new files in the repository: {added}"
     after = _digest(folder)
     graders = ("grades.csv", "feedback/", ".grading/")  # the grader's own outputs
     assert {k: v for k, v in after.items() if not k.startswith(graders)} == before["submissions"]

@@ -60,16 +60,12 @@ def test_every_glued_name_the_text_quotes_is_glued_by_the_chapter():
                     f"{chapter.name}: the text quotes {key!r}, which no code cell glues")
 
 
-def test_a_number_the_checker_must_catch():
+def test_a_number_the_checker_must_catch(tmp_path):
     cell = {"cell_type": "markdown", "source": ["The model reached 98.31 nats after training."]}
     notebook = {"cells": [cell, {"cell_type": "code", "source": ["steps = 7000\n"]}]}
-    path = ROOT / "_build" / "prose-number-probe.ipynb"
-    path.parent.mkdir(exist_ok=True)
+    path = tmp_path / "prose-number-probe.ipynb"
     path.write_text(json.dumps(notebook))
-    try:
-        found = prose_numbers.findings(path)
-    finally:
-        path.unlink()
+    found = prose_numbers.findings(path)
     assert [f.number for f in found] == ["98.31"]
 
 

@@ -10,20 +10,27 @@ own process (:mod:`coursegrader.grade`); a class is graded side by side and resu
 Learners never install this package: the course package ``vaelib`` holds only the self-checks.
 """
 
-from .batch import grade_folder
-from .chapter import load_chapter, probe_specs, reference_checks
-from .grade import GradeRow
-from .student import (
-    SolutionFormatError,
-    StudentVersion,
-    make_student_version,
-    paste_back,
-    write_solved_copies,
-    write_student_versions,
-)
+# Names resolve on first use (PEP 562), so that `python -m coursegrader.runner`, started in every
+# sandbox, imports the runner alone: the grading modules import nbformat and jsonschema, whose
+# start-up would cost every submission seconds.
+_EXPORTS = {
+    "grade_folder": "batch", "load_chapter": "chapter", "probe_specs": "chapter",
+    "reference_checks": "chapter", "GradeRow": "grade", "SolutionFormatError": "student",
+    "StudentVersion": "student", "make_student_version": "student", "paste_back": "student",
+    "write_solved_copies": "student", "write_student_versions": "student",
+}
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "make_student_version", "paste_back", "write_student_versions", "StudentVersion",
-    "SolutionFormatError", "grade_folder", "GradeRow", "reference_checks", "probe_specs",
-    "write_solved_copies", "load_chapter",
-]
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'coursegrader' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

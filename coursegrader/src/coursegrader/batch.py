@@ -41,14 +41,21 @@ def cpu_count() -> int:
 
 def _package_dirs() -> list[Path]:
     """The ``vaelib`` and ``coursegrader`` folders as this interpreter finds them from outside any
-    checkout (what the sandbox's Python will import), not the ones beside the current folder."""
-    done = subprocess.run([sys.executable, "-c", "import vaelib, coursegrader; "
-                           "print(vaelib.__file__); print(coursegrader.__file__)"],
+    checkout (what the sandbox's Python will import), not the ones beside the current folder.
+
+    The packages are located, not imported: importing them (torch, nbformat) cost a class
+    several seconds at every start."""
+    done = subprocess.run([sys.executable, "-c", "import importlib.util as u\n"
+                           "for name in ('vaelib', 'coursegrader'):\n"
+                           "    spec = u.find_spec(name)\n"
+                           "    print(spec.origin if spec and spec.origin else '-')"],
                           capture_output=True, text=True, cwd="/", timeout=120)
-    if done.returncode != 0:
+    found = done.stdout.split()
+    if done.returncode != 0 or len(found) != 2 or "-" in found:
+        why = done.stderr[-300:] or "not installed in this environment"
         raise ValueError("this Python cannot import vaelib and coursegrader outside the repository; "
-                         f"install both (pip install -e . -e ./coursegrader): {done.stderr[-300:]}")
-    return [Path(line).resolve().parent for line in done.stdout.split()]
+                         f"install both (pip install -e . -e ./coursegrader): {why}")
+    return [Path(line).resolve().parent for line in found]
 
 
 def _chapter_key(setting: Setting) -> str:
@@ -138,13 +145,23 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
     setting = Setting(chapter, limits, bwrap, package_dirs,
                       {bench: "/grade/bench/results"} if bench.is_dir() else {}, threads=threads,
                       drop_uid=drop_uid)
-    if paths or fast:  # the sandbox must start before any grade or reference run is written
-        preflight(setting)
-    if fast:  # also with no submission yet: a Gradescope image builds its reference run at setup
-        setting.snapshot = build_snapshot(chapter.stem, chapter.body_cells(), state / "snapshots",
-                                          limits=limits, bwrap=bwrap, package_dirs=package_dirs,
-                                          extra_ro=setting.extra_ro, threads=max(threads, 1),
-                                          drop_uid=drop_uid, log=log)
+    # The sandbox must start before any grade is written. On the fast path the empty sandbox
+    # (mostly Python's start-up) runs beside the reference run, and its error wins over the
+    # reference run's: a sandbox that cannot start is the grader's fault, not the chapter's.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as side:
+        checking = side.submit(preflight, setting) if paths or fast else None
+        if fast:  # also with no submission yet: a Gradescope image builds its reference run at setup
+            try:
+                setting.snapshot = build_snapshot(chapter.stem, chapter.body_cells(), state / "snapshots",
+                                                  limits=limits, bwrap=bwrap, package_dirs=package_dirs,
+                                                  extra_ro=setting.extra_ro, threads=max(threads, 1),
+                                                  drop_uid=drop_uid, log=log)
+            except BaseException:
+                checking.result()  # raises the sandbox's own error, if the sandbox is what failed
+                raise
+        if checking is not None:
+            checking.result()
+    if setting.snapshot is not None:
         missing = {n for p in chapter.plan() for n in p.uses} & set(setting.snapshot.skipped)
         if missing:
             log(f"the fast path cannot carry {', '.join(sorted(missing))} from the reference run "
