@@ -21,12 +21,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LAB_STAMP := $(VENV)/.installed-lab
 # The unit tests run in two pytest-xdist workers: many of them wait on kernels and sandboxes
-# rather than compute. XDIST= runs them in one process. The browser tests run in two as well, a
-# test file per worker: the page checks with axe-core (test_book_pages.py, every page loaded once
-# per theme) take about half the time, the other files the other half (on chapters 4 and 9, two
-# workers took 169 s against 222 s for one on the same busy machine). BROWSER_XDIST= runs one.
+# rather than compute. XDIST= runs them in one process. The browser tests run in two as well: the
+# book's pages are shared out between them (each page's tests on one worker, which loads it once
+# per theme), the tests of one file that share a page stay together, the rest go where there is
+# room. BROWSER_XDIST= runs one.
 XDIST ?= -n 2 --dist loadgroup
-BROWSER_XDIST ?= -n 2 --dist loadfile
+BROWSER_XDIST ?= -n 2 --dist loadgroup
 # Where torch and torchvision come from; empty: the default index (PyPI, CUDA wheels on Linux).
 TORCH_INDEX ?=
 

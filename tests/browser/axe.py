@@ -6,9 +6,7 @@ The pinned axe.min.js itself comes from ``conftest.axe_script``.
 
 from __future__ import annotations
 
-import json
-
-from .conftest import screenshot_dir
+from .conftest import merge_into_report, screenshot_dir
 
 
 def bullets(items: list) -> str:
@@ -48,21 +46,18 @@ async ({tags, disabled}) => {
 
 
 class AxeReport:
-    """Every page's violations, rewritten to axe-report.txt (and .json) after each run."""
-
-    def __init__(self) -> None:
-        self.results: dict[str, list[dict]] = {}
+    """Every page's violations, in axe-report.json and .txt, rewritten after each run (merged
+    with what the other xdist workers found)."""
 
     def add(self, key: str, violations: list[dict]) -> None:
-        self.results[key] = violations
+        results = merge_into_report("axe-report.json", key, violations)
         lines = [f"# axe-core violations per page and theme (tags: {', '.join(AXE_TAGS)})"]
-        for name, found in self.results.items():
+        for name in sorted(results):
+            found = results[name]
             total = sum(v["count"] for v in found)
             lines.append(f"{name}: {total} elements" if found else f"{name}: none")
             lines += [f"    {v['id']} ({v['impact']}): {v['count']}" for v in found]
-        folder = screenshot_dir()
-        (folder / "axe-report.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        (folder / "axe-report.json").write_text(json.dumps(self.results, indent=1), encoding="utf-8")
+        (screenshot_dir() / "axe-report.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def run_axe(page, axe_source: str) -> list[dict]:

@@ -66,6 +66,37 @@ def screenshot_dir() -> Path:
     return path.resolve()
 
 
+# The reports that every page load adds to (axe-core's violations, the external requests). The
+# pages are shared out among pytest-xdist workers, so each worker merges its pages into one file
+# under a lock; the run that starts the session (xdist's controller, or a run without xdist)
+# clears them first, so a report never holds a page of an earlier run.
+SHARED_REPORTS = ("axe-report.json", "external-requests.json")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):
+        for name in SHARED_REPORTS:
+            (screenshot_dir() / name).unlink(missing_ok=True)
+
+
+def merge_into_report(name: str, key: str, value: object) -> dict:
+    """Set ``key`` in the JSON object ``name`` of the screenshot folder, beside what other workers
+    wrote; returns the whole object."""
+    import fcntl
+    import json
+
+    folder = screenshot_dir()
+    with open(folder / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = folder / name
+        merged = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        merged[key] = value
+        staging = path.with_suffix(f".{os.getpid()}.tmp")
+        staging.write_text(json.dumps(merged, indent=1), encoding="utf-8")
+        staging.replace(path)
+    return merged
+
+
 # --------------------------------------------------------------------------------------------
 # Finding a browser
 # --------------------------------------------------------------------------------------------
@@ -336,7 +367,9 @@ class OpenedPage:
         """Full-page PNG `<name>.png` in the screenshot directory, after images have loaded."""
         self.load_images()
         target = screenshot_dir() / f"{name}.png"
-        self.page.screenshot(path=str(target), full_page=True)
+        # A whole chapter is some 30,000 pixels tall: painting it takes 5 s on an idle core, and
+        # several times that beside a second browser worker, so it gets more than the default.
+        self.page.screenshot(path=str(target), full_page=True, timeout=120_000)
         return target
 
     def _on_console(self, message) -> None:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from .axe import AxeReport, bullets, describe, run_axe
-from .conftest import REPO_ROOT, new_page, screenshot_dir
+from .conftest import REPO_ROOT, merge_into_report, new_page, screenshot_dir
 
 TOC = REPO_ROOT / "_toc.yml"
 SOURCE_SUFFIXES = (".md", ".ipynb", ".rst", ".myst")
@@ -58,6 +58,9 @@ def toc_pages() -> list[str]:
 
 
 PAGES = toc_pages()
+# Every test of one page runs on one xdist worker (`make browser`: --dist loadgroup), which loads
+# the page once per theme; the pages are shared out among the workers.
+PAGE_PARAMS = [pytest.param(page, marks=pytest.mark.xdist_group(f"page:{page}")) for page in PAGES]
 
 
 def shot_name(path: str) -> str:
@@ -143,7 +146,8 @@ class Visit:
 
 
 class ExternalRequestLog:
-    """Blocked external URLs per page, rewritten to external-requests.txt after every load."""
+    """Blocked external URLs per page, rewritten to external-requests.txt after every load
+    (merged with the pages the other xdist workers loaded)."""
 
     def __init__(self, target: Path) -> None:
         self.target = target
@@ -153,13 +157,14 @@ class ExternalRequestLog:
         self.urls.setdefault(page, set()).update(urls)
         if status != 200:
             self.urls[page].add(f"(page not loaded: HTTP {status})")
+        merged = merge_into_report("external-requests.json", page, sorted(self.urls[page]))
         lines = [
             "# External requests the book's pages made, blocked by the browser tests "
             "(the pages were served from 127.0.0.1; light and dark loads together).",
         ]
-        for name in sorted(self.urls, key=PAGES.index):
+        for name in sorted(merged, key=lambda p: PAGES.index(p) if p in PAGES else len(PAGES)):
             lines.append(name)
-            lines += [f"    {url}" for url in sorted(self.urls[name])] or ["    (none)"]
+            lines += [f"    {url}" for url in merged[name]] or ["    (none)"]
         self.target.write_text("\n".join(lines) + "\n")
 
 
@@ -181,33 +186,19 @@ def visits(browser, book_server, external_log, axe_source, axe_report):
     One load serves every check that only reads the page: errors, requests, formulas, images,
     layout, axe-core's WCAG rules and the screenshot (loading and typesetting a chapter is the
     slow part of these tests)."""
-    cache: dict[tuple[str, bool], Visit] = {}
+    cache: dict[tuple[str, bool], Visit | Exception] = {}
 
     def _visit(path: str, dark: bool = False) -> Visit:
+        failed = cache.get((path, dark))
+        if isinstance(failed, Exception):  # one slow failure, not one per test of the page
+            pytest.fail(f"loading {path} ({'dark' if dark else 'light'}) failed in an earlier test: "
+                        f"{type(failed).__name__}: {failed}")
         if (path, dark) not in cache:
-            opened, context = new_page(browser, book_server, path, dark=dark)
             try:
-                visit = Visit(
-                    path=path,
-                    dark=dark,
-                    status=opened.response_status,
-                    external_urls=opened.external_urls,
-                    console_errors=opened.console_errors,
-                    page_errors=opened.page_errors,
-                )
-                if visit.status == 200:
-                    visit.math = opened.page.evaluate(MATH_STATE_SCRIPT)  # before the screenshot
-                    visit.images = opened.load_images()
-                    visit.state = opened.page.evaluate(PAGE_STATE_SCRIPT)
-                    # the page's own errors end here: axe-core re-fetches stylesheets for one of its
-                    # rules (a 404 for a path it resolves against the site root), which is not the page's
-                    visit.console_errors, visit.page_errors = list(visit.console_errors), list(visit.page_errors)
-                    visit.axe = run_axe(opened.page, axe_source)
-                    axe_report.add(f"{path} ({'dark' if dark else 'light'})", visit.axe)
-                    name = shot_name(path) + ("-dark" if dark else "")
-                    visit.screenshot = opened.screenshot(name)
-            finally:
-                context.close()
+                visit = _load(path, dark)
+            except Exception as error:
+                cache[(path, dark)] = error
+                raise
             external_log.add(path, visit.external_urls, visit.status)
             cache[(path, dark)] = visit
         visit = cache[(path, dark)]
@@ -218,6 +209,32 @@ def visits(browser, book_server, external_log, axe_source, axe_report):
             )
         return visit
 
+    def _load(path: str, dark: bool) -> Visit:
+        opened, context = new_page(browser, book_server, path, dark=dark)
+        try:
+            visit = Visit(
+                path=path,
+                dark=dark,
+                status=opened.response_status,
+                external_urls=opened.external_urls,
+                console_errors=opened.console_errors,
+                page_errors=opened.page_errors,
+            )
+            if visit.status == 200:
+                visit.math = opened.page.evaluate(MATH_STATE_SCRIPT)  # before the screenshot
+                visit.images = opened.load_images()
+                visit.state = opened.page.evaluate(PAGE_STATE_SCRIPT)
+                # the page's own errors end here: axe-core re-fetches stylesheets for one of its
+                # rules (a 404 for a path it resolves against the site root), which is not the page's
+                visit.console_errors, visit.page_errors = list(visit.console_errors), list(visit.page_errors)
+                visit.axe = run_axe(opened.page, axe_source)
+                axe_report.add(f"{path} ({'dark' if dark else 'light'})", visit.axe)
+                name = shot_name(path) + ("-dark" if dark else "")
+                visit.screenshot = opened.screenshot(name)
+        finally:
+            context.close()
+        return visit
+
     return _visit
 
 
@@ -226,7 +243,7 @@ def visits(browser, book_server, external_log, axe_source, axe_report):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize("path", PAGE_PARAMS)
 def test_page_loads_without_errors(visits, path):
     """A JavaScript error breaks a page silently; only errors from blocked CDNs are allowed."""
     problems: list[str] = []
@@ -241,7 +258,7 @@ def test_page_loads_without_errors(visits, path):
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize("path", PAGE_PARAMS)
 def test_axe_finds_no_wcag_violations(visits, path, theme):
     """WCAG 2.1 AA (and 2.2 AA) rules of axe-core on every page, in both themes (tests/browser/axe.py)."""
     violations = visits(path, dark=theme == "dark").axe
@@ -254,7 +271,7 @@ def test_axe_finds_no_wcag_violations(visits, path, theme):
 STDERR_ERROR = re.compile(r"Traceback \(most recent call last\)|^\w*(Error|Exception)\b", re.M)
 
 
-@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize("path", PAGE_PARAMS)
 def test_no_external_requests(visits, path):
     """The book works offline and from a USB stick: no page fetches anything from another host."""
     for visit in (visits(path), visits(path, dark=True)):
@@ -265,7 +282,7 @@ def test_no_external_requests(visits, path):
         )
 
 
-@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize("path", PAGE_PARAMS)
 def test_math_is_typeset(visits, path):
     """Every formula is typeset by the book's own MathJax, without errors, in both themes."""
     for visit in (visits(path), visits(path, dark=True)):
@@ -284,7 +301,7 @@ def test_math_is_typeset(visits, path):
         assert math["typeset"] >= math["sources"], f"{path} ({theme}): {math}"
 
 
-@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize("path", PAGE_PARAMS)
 def test_no_error_outputs(visits, path):
     """An executed cell must not show a traceback, error-like stderr or a failed check."""
     state = visits(path).state
@@ -301,7 +318,7 @@ def test_no_error_outputs(visits, path):
     )
 
 
-@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize("path", PAGE_PARAMS)
 def test_images_load(visits, path):
     """A missing figure file or a bad relative path shows up as a broken image."""
     images = visits(path).images
@@ -311,7 +328,7 @@ def test_images_load(visits, path):
     )
 
 
-@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize("path", PAGE_PARAMS)
 def test_solutions_folded_until_clicked(visits, browser, book_server, path):
     """Readers should try an exercise before seeing its answer, yet the answer is one click away."""
     from playwright.sync_api import expect
@@ -357,7 +374,7 @@ def _luminance(css: str) -> float:
     return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255
 
 
-@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize("path", PAGE_PARAMS)
 def test_dark_theme(visits, path):
     """In the dark theme the page turns dark, but figures keep their white, undimmed background."""
     state = visits(path, dark=True).state
@@ -386,7 +403,7 @@ def test_dark_theme(visits, path):
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize("path", PAGE_PARAMS)
 def test_screenshots(visits, path):
     """Full-page screenshots in both themes, for reviewing the book without building it."""
     for visit in (visits(path), visits(path, dark=True)):

@@ -28,6 +28,9 @@ from vaelib.web_explorer import (
 
 from .conftest import book_dir, is_external, new_page, screenshot_dir
 
+# One xdist worker runs this file: its tests share one page (module-scoped fixtures).
+pytestmark = pytest.mark.xdist_group("drawing_pad")
+
 # A 3 in two strokes, as fractions of the pad (x to the right, y down).
 THREE = [[(0.30, 0.20), (0.42, 0.14), (0.56, 0.13), (0.68, 0.22), (0.64, 0.38), (0.46, 0.48)],
          [(0.46, 0.48), (0.66, 0.56), (0.72, 0.74), (0.56, 0.88), (0.30, 0.84)]]

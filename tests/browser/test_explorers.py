@@ -19,6 +19,9 @@ from vaelib.widgets import ConditionalExplorer, LatentExplorer, PlaneExplorer
 
 from .conftest import new_page
 
+# One xdist worker runs this file: its tests share one page (module-scoped fixtures).
+pytestmark = pytest.mark.xdist_group("explorers")
+
 # The chapters whose explorers the issue asks for, and how many each page has.
 BOOK_EXPLORERS = {"chapters/04_vae.html": 2, "chapters/06_beta_vae.html": 1, "chapters/07_cvae.html": 1}
 

@@ -28,6 +28,9 @@ from vaelib.playground import (
 from .axe import describe, run_axe
 from .conftest import book_dir, new_page, screenshot_dir
 
+# One xdist worker runs this file: its tests share one page (module-scoped fixtures).
+pytestmark = pytest.mark.xdist_group("playground")
+
 PAGE = "book/playground.html"
 ROOT = ".vae-playground"
 
