@@ -415,6 +415,9 @@ def new_page(browser, base_url: str, path: str, dark: bool = False, wait_until: 
         reduced_motion="reduce" if reduced_motion else "no-preference",
     )
     context.set_default_timeout(20_000)
+    # Loading a chapter (some 30,000 px of figures and formulas) takes 3-5 s on an idle core; beside
+    # the other browser worker's axe-core run it took over 20 s once, so navigation gets longer.
+    context.set_default_navigation_timeout(90_000)
     if dark:
         context.add_init_script(DARK_MODE_SCRIPT)
     page = context.new_page()
