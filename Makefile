@@ -47,11 +47,21 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 venv: $(STAMP)
 
+# pip byte-compiles what it installs one file at a time (about a minute for torch and the book's
+# tools on two cores); compileall does it on every core. The course's own packages are installed
+# in place and pip never compiles them: where PYTHONDONTWRITEBYTECODE is set, every process (each
+# grading sandbox, each kernel) would otherwise compile them again. Files that do not compile
+# (test data of other packages) are skipped, as pip skips them.
+COMPILE_ALL := import compileall, sysconfig; \
+	compileall.compile_dir(sysconfig.get_path('purelib'), quiet=2, workers=0); \
+	[compileall.compile_dir(d, quiet=2, workers=0) for d in ('vaelib', 'coursegrader/src')]
+
 $(STAMP): pyproject.toml coursegrader/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --quiet torch torchvision --index-url $(TORCH_INDEX))
-	$(BIN)/python -m pip install --quiet -e ".[book,test]" -e ./coursegrader
+	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --quiet --no-compile torch torchvision --index-url $(TORCH_INDEX))
+	$(BIN)/python -m pip install --quiet --no-compile -e ".[book,test]" -e ./coursegrader
+	$(BIN)/python -c "$(COMPILE_ALL)"
 	@touch $@
 
 # The chapters without a cached run are executed first, NOTEBOOK_WORKERS at a time, into the
