@@ -185,3 +185,17 @@ def test_two_graders_never_share_a_sandbox_user(tmp_path):
     finally:
         release_uid(uid)
     assert free_uid() is not None
+
+
+def test_the_sandboxed_runner_imports_nothing_it_does_not_use():
+    """Every submission pays the runner's imports in a fresh sandbox: importing the package, its
+    runner and the course's checks must not import nbformat (its JSON-schema formats took 3 s,
+    half of a small submission's run) or the grader's own modules."""
+    probe = ("import sys\n"
+             "import coursegrader, coursegrader.runner, coursegrader.private\n"
+             "from vaelib.checks import registry\n"
+             "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in ('nbformat', 'jsonschema')"
+             " or m in ('coursegrader.grade', 'coursegrader.batch', 'coursegrader.chapter'))))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd="/", timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [], f"the sandbox's runner imports {done.stdout.split()}"

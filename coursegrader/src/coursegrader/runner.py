@@ -169,9 +169,11 @@ def main(spec_path: str) -> int:
     _drop_privileges(spec.get("uid"))
     out = Path(spec["out"]) / "results.json"
     # Instructor code, loaded before any submission code runs.
-    from coursegrader.private import load_probes
+    private = {}
+    if spec.get("private_probes"):
+        from coursegrader.private import load_probes
 
-    private = load_probes(spec["private_probes"]) if spec.get("private_probes") else {}
+        private = load_probes(spec["private_probes"])
 
     # Imported before any student code runs; the student may still change these objects, which
     # only changes the data the probes return, never the grader's verdicts.
