@@ -50,7 +50,7 @@ venv: $(STAMP)
 # pip byte-compiles what it installs one file at a time (about a minute for torch and the book's
 # tools on two cores); compileall does it on every core. The course's own packages are installed
 # in place and pip never compiles them: where PYTHONDONTWRITEBYTECODE is set, every process (each
-# grading sandbox, each kernel) would otherwise compile them again. Files that do not compile
+# grading sandbox, each grader, each test worker) would otherwise compile them again. Files that do not compile
 # (test data of other packages) are skipped, as pip skips them.
 COMPILE_ALL := import compileall, sysconfig; \
 	compileall.compile_dir(sysconfig.get_path('purelib'), quiet=2, workers=0); \
