@@ -141,7 +141,8 @@ MOTION_SCRIPT = """
   document.querySelectorAll("*").forEach((el) => {
     const s = getComputedStyle(el);
     const hasAnimation = s.animationName !== "none" && seconds(s.animationDuration) > 0.001;
-    if (seconds(s.transitionDuration) > 0.001 || hasAnimation) moving.push(el.tagName.toLowerCase() + "." + el.className);
+    // a transition of any length, 0.01 ms too, starts on each style change (course.css)
+    if (seconds(s.transitionDuration) > 0 || hasAnimation) moving.push(el.tagName.toLowerCase() + "." + el.className);
   });
   return { scroll: getComputedStyle(document.documentElement).scrollBehavior, moving: moving.slice(0, 8) };
 }
