@@ -20,9 +20,43 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from .axe import WAIT_FOR_MATH, bullets
+from .axe import SAME_COLOURS, WAIT_FOR_MATH, bullets, run_axe
 from .conftest import REPO_ROOT, new_page, screenshot_dir
 from .test_book_pages import PAGES
+
+# --------------------------------------------------------------------------------------------
+# Colour contrast of code, one token of each style measured
+# --------------------------------------------------------------------------------------------
+
+CODE_PAGE = """<!doctype html><html lang="en"><head><title>Code</title><style>
+  div.highlight pre { background: #ffffff; color: #000000; overflow-x: auto; width: 30em; }
+  .n { color: #b0b0b0; }  /* 2.1:1 on white: too pale */
+  .o { color: #000000; }
+  div.highlight.dark pre { background: #202020; } .dark .n, .dark .o { color: #e0e0e0; }
+</style></head><body><main>
+  <div class="highlight"><pre>{light}</pre></div>
+  <div class="highlight dark"><pre>{dark}</pre></div>
+</main></body></html>"""
+
+
+def test_colour_contrast_of_repeated_code_tokens_is_still_checked(browser, axe_source):
+    """run_axe measures one code token of each style: a pale style fails with every token it
+    stands for counted, the same colour on a dark block passes, and the page keeps no marks."""
+    # words, not single letters: axe leaves text that short undecided ("too short")
+    line = '<span class="n">total</span> <span class="o">plus</span> <span class="n">value</span>\n'
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_content(CODE_PAGE.replace("{light}", line * 40).replace("{dark}", line * 40))
+        found = run_axe(page, axe_source)
+        left = page.evaluate(f"document.querySelectorAll('[{SAME_COLOURS}]').length")
+    finally:
+        context.close()
+    contrast = [v for v in found if v["id"] == "color-contrast"]
+    assert len(contrast) == 1 and [v["id"] for v in found] == ["color-contrast"], found
+    assert len(contrast[0]["nodes"]) == 1 and contrast[0]["count"] == 80, contrast
+    assert left == 0
+
 
 # --------------------------------------------------------------------------------------------
 # Reflow at 320 CSS pixels
