@@ -76,8 +76,6 @@ def opened(browser, book_server):
     contexts = []
 
     def _open(path: str, dark: bool = False):
-        # Not reduced_motion=True: on this book Chromium then takes about six times longer to load
-        # a chapter (30 s against 5 s on a busy 2-core machine), past the 20 s a page may take.
         page_, context = new_page(browser, book_server, path, dark=dark)
         contexts.append(context)
         assert page_.response_status == 200, f"{path}: HTTP {page_.response_status} (make book?)"
