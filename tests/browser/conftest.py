@@ -461,3 +461,8 @@ def open_page(browser, book_server) -> Iterator[Callable[..., OpenedPage]]:
     yield _open
     for context in contexts:
         context.close()
+
+
+# The shared page loads (visits.py) are fixtures for every test module of this folder. Imported last:
+# visits.py uses the helpers defined above.
+from .visits import axe_report, external_log, visits  # noqa: E402, F401

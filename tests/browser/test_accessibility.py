@@ -22,7 +22,7 @@ import yaml
 
 from .axe import SAME_COLOURS, WAIT_FOR_MATH, bullets, run_axe
 from .conftest import REPO_ROOT, new_page, screenshot_dir
-from .test_book_pages import PAGES
+from .pages import PAGES
 
 # --------------------------------------------------------------------------------------------
 # Colour contrast of code, one token of each style measured

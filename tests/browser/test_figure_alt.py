@@ -15,7 +15,7 @@ import re
 import pytest
 
 from .conftest import book_dir
-from .test_book_pages import PAGES
+from .pages import PAGES
 
 CHAPTER_PAGES = [page for page in PAGES if page.startswith("chapters/")]
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from .conftest import book_dir, new_page
-from .test_book_pages import MATH_STATE_SCRIPT, shot_name
+from .pages import shot_name
+from .visits import MATH_STATE_SCRIPT
 
 # The chapters with the most mathematics (and IPython Math outputs).
 PAGES = ["chapters/02_elbo.html", "chapters/03_reparameterization.html"]
