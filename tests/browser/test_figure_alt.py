@@ -2,10 +2,11 @@
 
 A screen reader reads an image's alt text in its place. Before the figures were described, the
 book's images had their file path as alt text (myst-nb's default), which a reader hears as a string
-of letters and digits. This opens every chapter page of the built book and checks each <img>: an
-alt attribute that is not empty, not a file name or path, and not only generic words ("figure",
-"plot", "image"); an image of the chapter's content (a cell's output, a figure, an explorer's
-figure) must also be a real description, of at least four words (a logo's "Binder logo" is fine).
+of letters and digits. On the shared load of every chapter page of the built book (visits.py),
+this checks each <img>: an alt attribute that is not empty, not a file name or path, and not only
+generic words ("figure", "plot", "image"); an image of the chapter's content (a cell's output, a
+figure, an explorer's figure) must also be a real description, of at least four words (a logo's
+"Binder logo" is fine).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import re
 
 import pytest
 
-from .conftest import book_dir
-from .pages import PAGES
+from .pages import PAGE_PARAMS
 
-CHAPTER_PAGES = [page for page in PAGES if page.startswith("chapters/")]
+# on the xdist worker that loads the page for its other tests (pages.py)
+CHAPTER_PAGES = [param for param in PAGE_PARAMS if param.values[0].startswith("chapters/")]
 
 GENERIC = {
     "a", "an", "the", "figure", "fig", "plot", "image", "img", "picture", "chart", "graph",
@@ -25,16 +26,6 @@ GENERIC = {
     "placeholder", "of", "this", "no",
 }
 FILE_NAME = re.compile(r"^\S*[\\/]\S*$|^\S+\.(png|jpe?g|gif|svg|webp|pdf)$", re.IGNORECASE)
-
-IMAGES_SCRIPT = """
-() => Array.from(document.querySelectorAll("img")).map((img) => ({
-  src: (img.getAttribute("src") || "").slice(0, 80),
-  alt: img.getAttribute("alt"),
-  decorative: img.getAttribute("role") === "presentation" || img.getAttribute("aria-hidden") === "true",
-  content: Boolean(img.closest(".cell_output, .output, figure")),
-  output: Boolean(img.closest(".cell_output, .output")),
-}))
-"""
 
 
 def alt_problem(alt: str | None, *, content: bool) -> str | None:
@@ -66,11 +57,8 @@ def test_alt_rules_tell_descriptions_from_placeholders():
 
 
 @pytest.mark.parametrize("path", CHAPTER_PAGES)
-def test_every_image_of_a_chapter_has_a_meaningful_alt(open_page, path):
-    if not (book_dir() / path).is_file():
-        pytest.fail(f"No built page {book_dir() / path}: build the book first (make book)")
-    opened = open_page(path)
-    images = opened.page.evaluate(IMAGES_SCRIPT)
+def test_every_image_of_a_chapter_has_a_meaningful_alt(visits, path):
+    images = visits(path).alts  # read on the page's shared light load (visits.py)
     bad = [f"{image['src']}: {problem}" for image in images if not image["decorative"]
            for problem in [alt_problem(image["alt"], content=image["content"])] if problem]
     assert not bad, f"{path}: images without a meaningful alt text:\n" + "\n".join(bad)

@@ -2,7 +2,8 @@
 
 ``visits(path, dark)`` (a session fixture, offered to every test module by conftest.py) loads a page
 once, records what the checks need (errors, requests, formulas, images, layout, axe-core's WCAG
-violations, a screenshot, what clicking the folded solutions does) and closes it; loading and
+violations, the images' text alternatives, a screenshot, what clicking the folded solutions does)
+and closes it; loading and
 typesetting a chapter is the slow part of the browser tests.
 """
 
@@ -73,6 +74,19 @@ async () => {
 """
 
 
+# Every <img> with its text alternative, and whether it shows the chapter's content (a cell's
+# output, a figure) or is decorative: test_figure_alt.py judges the alternatives.
+ALT_SCRIPT = """
+() => Array.from(document.querySelectorAll("img")).map((img) => ({
+  src: (img.getAttribute("src") || "").slice(0, 80),
+  alt: img.getAttribute("alt"),
+  decorative: img.getAttribute("role") === "presentation" || img.getAttribute("aria-hidden") === "true",
+  content: Boolean(img.closest(".cell_output, .output, figure")),
+  output: Boolean(img.closest(".cell_output, .output")),
+}))
+"""
+
+
 def click_solutions(opened) -> dict:
     """Open every folded solution of a loaded page with its toggle button, as a reader would.
 
@@ -125,6 +139,7 @@ class Visit:
     page_errors: list[str]
     images: list[dict] = field(default_factory=list)
     state: dict = field(default_factory=dict)
+    alts: list[dict] = field(default_factory=list)
     math: dict = field(default_factory=dict)
     axe: list[dict] = field(default_factory=list)
     screenshot: Path | None = None
@@ -210,6 +225,7 @@ def visits(browser, book_server, external_log, axe_source, axe_report):
                 visit.math = opened.page.evaluate(MATH_STATE_SCRIPT)  # before the screenshot
                 visit.images = opened.load_images()
                 visit.state = opened.page.evaluate(PAGE_STATE_SCRIPT)
+                visit.alts = opened.page.evaluate(ALT_SCRIPT)
                 # the page's own errors end here: axe-core re-fetches stylesheets for one of its
                 # rules (a 404 for a path it resolves against the site root), which is not the page's
                 visit.console_errors, visit.page_errors = list(visit.console_errors), list(visit.page_errors)
