@@ -1,10 +1,10 @@
 """Does `vaelib.fit` cost anything? Its throughput against a minimal hand-written loop.
 
 Both loops train the same 784-400-20 VAE on the same preloaded data (the bundled MNIST subset,
-dynamically binarized) with the same loss, optimizer (`vaelib.train.adam`) and batch size; they
-alternate, several rounds each, in one process, so a busy machine slows both alike. The ratio of
-their median throughputs is the cost of fit's conveniences (progress bar, history, NaN check,
-interrupt handling). The script also measures the machine's float32 matmul rate and reports what fraction
+dynamically binarized) with the same loss, optimizer and batch size; they alternate, several
+rounds each, in one process, so a busy machine slows both alike. The ratio of their median
+throughputs is the cost of fit's conveniences (progress bar, history, NaN check, interrupt
+handling). The script also measures the machine's float32 matmul rate and reports what fraction
 of it the training step reaches.
 
     python bench/fit_throughput.py            # writes vaelib/bench_results/fit_throughput.json
@@ -59,7 +59,7 @@ def _sync(device: torch.device) -> None:
 
 def hand_written_loop(model, x, steps: int, batch_size: int, lr: float) -> float:
     """The minimal loop: shuffle, slice, binarize, loss, step. Returns seconds."""
-    opt = vaelib.train.adam(list(model.parameters()), lr)  # the optimizer fit uses
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     n = x.shape[0]
     order, cursor = torch.randperm(n, device=x.device), 0
     _sync(x.device)

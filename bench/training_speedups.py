@@ -4,9 +4,8 @@ Each variant runs against the course's own loop on the same work, alternating in
 process (a busy machine slows both alike), one compute thread as in `make test`'s kernels:
 
 - training steps of chapter 6's sprites VAE (SPRITES_RECIPE's model and batch size) and of the
-  course's MNIST VAE (COURSE_RECIPE's), with Adam one parameter at a time (PyTorch's default on
-  the CPU, and the course's loop when this was measured: `vaelib.fit` has used the fused kernel
-  since, `vaelib.train.adam`), Adam's `foreach` and `fused` kernels, `torch.compile`, and
+  course's MNIST VAE (COURSE_RECIPE's), with Adam as the course runs it (PyTorch's default on
+  the CPU, one parameter at a time), Adam's `foreach` and `fused` kernels, `torch.compile`, and
   twice the batch (examples per second: a larger batch trains differently and would need its
   learning rate and budget tuned again);
 - the importance-sampled log-likelihood of chapter 4 (K = 100 here) under `torch.no_grad`, as

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from ._validation import number, positive_int
 from .runtime import env_flag, seed_everything
 
-__all__ = ["fit", "train_new_model", "adam", "History", "NonFiniteLossError"]
+__all__ = ["fit", "train_new_model", "History", "NonFiniteLossError"]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -125,8 +125,7 @@ def fit(
         steps: number of optimizer steps (the budget).
         y: optional labels, (N,), batched alongside ``x``.
         batch_size: examples per step; batches are drawn without replacement, epoch by epoch.
-        lr: Adam's learning rate (ignored when ``optimizer`` is given); the optimizer is
-            :func:`adam` (PyTorch's fused Adam on the CPU and CUDA).
+        lr: Adam's learning rate (ignored when ``optimizer`` is given).
         lr_schedule: multiplier of the learning rate as a function of the 0-based step.
         optimizer: an optimizer over ``model``'s parameters, to use instead of Adam.
         transform: applied to each input batch, e.g. :func:`vaelib.data.binarize`.
@@ -170,7 +169,7 @@ def fit(
     x = x.to(device)
     y = y.to(device) if y is not None else None
     if optimizer is None:
-        optimizer = adam(params, lr)
+        optimizer = torch.optim.Adam(params, lr=lr)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     pass_step = "step" in inspect.signature(loss_fn).parameters
 
@@ -249,14 +248,6 @@ def fit(
     if progress:
         print(_summary(desc, history))
     return history
-
-
-def adam(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
-    """The optimizer :func:`fit` uses unless given another: Adam, with PyTorch's fused kernel on
-    the CPU and CUDA (one pass over each tensor per step; bench/training_speedups.py measured
-    1.27x the training speed on one CPU core). Elsewhere (MPS, say) Adam goes one tensor at a time."""
-    device = params[0].device if params else torch.device("cpu")
-    return torch.optim.Adam(params, lr=lr, fused=device.type in ("cpu", "cuda"))
 
 
 def train_new_model(build: Callable[[], nn.Module], loss_fn: Callable, x: torch.Tensor, *,
