@@ -1,10 +1,9 @@
 """One load of each page of the book per theme, shared by every test that only reads the page.
 
-``visits(path, dark)`` (a session fixture, offered to every test module by conftest.py) loads a page
-once, records what the checks need (errors, requests, formulas, images, layout, axe-core's WCAG
-violations, the images' text alternatives, a screenshot, what clicking the folded solutions does)
-and closes it; loading and
-typesetting a chapter is the slow part of the browser tests.
+``visits(path, dark)`` (a session fixture, offered to every test module by conftest.py) loads a
+page once, records what the checks need (errors, requests, formulas, images, layout, axe-core's
+WCAG violations, the images' text alternatives, a screenshot, what clicking the folded solutions
+does) and closes it: loading and typesetting a chapter is the slow part of the browser tests.
 """
 
 from __future__ import annotations
