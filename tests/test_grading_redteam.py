@@ -258,6 +258,23 @@ def _sandbox_processes() -> list[int]:
     return found
 
 
+def _survivors(patience_s: float = 10.0) -> list[str]:
+    """The sandboxes' processes still there after ``patience_s``, each with its state and command:
+    a killed process may take a moment to be reaped on a busy machine; a survivor stays."""
+    deadline = time.monotonic() + patience_s
+    while _sandbox_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    described = []
+    for pid in _sandbox_processes():
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # gone while we looked
+        described.append(f"{pid} (state {state}): {command.strip()[:120]}")
+    return described
+
+
 # Each path's tests stay on one xdist worker, so its folder is graded once.
 @pytest.fixture(scope="module", params=[pytest.param("full", marks=pytest.mark.xdist_group("redteam-full")),
                                         pytest.param("fast", marks=pytest.mark.xdist_group("redteam-fast"))])
@@ -329,11 +346,7 @@ def test_nothing_outside_the_sandbox_changed(graded):
 
 
 def test_no_sandbox_process_survives(graded):
-    # A killed process may take a moment to be reaped on a busy machine; a survivor stays.
-    deadline = time.monotonic() + 10
-    while _sandbox_processes() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert _sandbox_processes() == []
+    assert _survivors() == []
 
 
 def test_forged_answer_file_is_judged_not_trusted(graded):
@@ -376,7 +389,7 @@ def test_a_kill_resistant_kernel_ends_at_the_wall_time(tmp_path):
     assert time.monotonic() - start < wall + overhead + 10
     assert row.status == "timeout" and row.limit == "wall time"
     assert list(row.results.values()) == ["not run"] * 3
-    assert _sandbox_processes() == []
+    assert _survivors() == []
 
 
 def test_without_bubblewrap_the_grader_refuses_unless_trusted(tmp_path, monkeypatch):
