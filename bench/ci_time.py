@@ -4,7 +4,8 @@
     python bench/ci_time.py --clone    # in a fresh clone of HEAD, venv included: what CI pays
 
 Runs the steps of `make test` one after another (`venv`, `lint`, `unit`, `notebooks`,
-`book-from-cache`, `browser`; the same as `make test` does in one go), each timed, with pytest's
+`book-from-cache`, `browser`; the same as `make test` does in one go), each timed (wall time, and
+the CPU-seconds of its processes: their ratio says how many of the cores a step kept busy), with pytest's
 `--durations` so the slowest tests and notebook cells are listed. The chapters' own times come
 from the execution cache (the seconds nbval spent in each notebook's cells). Prints a Markdown
 table and writes `bench/results/ci_time.json`. Any failing step stops the run with its exit status.
@@ -17,6 +18,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -28,17 +30,22 @@ STEPS = ("venv", "lint", "unit", "notebooks", "book-from-cache", "browser")
 _DURATION = re.compile(r"^\s*(\d+\.\d+)s (call|setup|teardown)\s+(.+?)\s*$", re.M)
 
 
-def run_step(step: str, repo: Path, log: Path) -> tuple[float, str]:
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_step(step: str, repo: Path, log: Path) -> tuple[float, float, str]:
     extra = {"unit": ["PYTEST_ARGS=--durations=10"], "browser": ["PYTEST_ARGS=--durations=5"],
              "notebooks": ["NBVAL_ARGS=--durations=15"]}.get(step, [])
-    start = time.monotonic()
+    start, cpu_start = time.monotonic(), _children_cpu_seconds()
     done = subprocess.run(["make", step, *extra], cwd=repo, capture_output=True, text=True)
-    seconds = time.monotonic() - start
+    seconds, cpu_seconds = time.monotonic() - start, _children_cpu_seconds() - cpu_start
     log.write_text(done.stdout + done.stderr)
     if done.returncode != 0:
         print((done.stdout + done.stderr)[-3000:], file=sys.stderr)
         raise SystemExit(f"make {step} failed (exit {done.returncode}); its log: {log}")
-    return seconds, done.stdout
+    return seconds, cpu_seconds, done.stdout
 
 
 CHAPTER_SECONDS = """
@@ -76,22 +83,22 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
         logs = Path(tmp) / "logs"
         logs.mkdir()
-        steps, slowest, total = {}, [], 0.0
+        steps, cpu, slowest, total = {}, {}, [], 0.0
         for step in STEPS:
-            seconds, out = run_step(step, repo, logs / f"{step}.log")
-            steps[step] = round(seconds, 1)
+            seconds, cpu_seconds, out = run_step(step, repo, logs / f"{step}.log")
+            steps[step], cpu[step] = round(seconds, 1), round(cpu_seconds, 1)
             total += seconds
             slowest += [(float(s), step, name) for s, kind, name in _DURATION.findall(out) if kind == "call"]
-            print(f"{step}: {seconds:.0f} s", flush=True)
+            print(f"{step}: {seconds:.0f} s, {cpu_seconds:.0f} CPU-s", flush=True)
         chapters = chapter_seconds(repo)
     slowest.sort(reverse=True)
     result = {"clone": args.clone, "cpus": os.cpu_count(), "total_seconds": round(total, 1),
-              "steps": steps, "chapters": chapters,
+              "steps": steps, "cpu_seconds": cpu, "chapters": chapters,
               "slowest": [{"seconds": s, "step": step, "test": name} for s, step, name in slowest[:15]]}
     args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print("\n| step | seconds |\n|---|---|")
+    print("\n| step | seconds | CPU-seconds | cores busy |\n|---|---|---|---|")
     for step, seconds in steps.items():
-        print(f"| {step} | {seconds:.0f} |")
+        print(f"| {step} | {seconds:.0f} | {cpu[step]:.0f} | {cpu[step] / max(seconds, 1e-9):.2f} |")
     print(f"| **total** | **{total:.0f}** ({total / 60:.1f} min) |\n\n| chapter | seconds in its cells |\n|---|---|")
     for name, seconds in sorted(chapters.items()):
         print(f"| {name} | {seconds:.0f} |")
