@@ -171,3 +171,17 @@ def test_screenshots(visits, path):
         width = int.from_bytes(data[16:20], "big")
         height = int.from_bytes(data[20:24], "big")
         assert width == 1280 and height >= 900, f"{shot} is {width}x{height}, expected 1280 wide"
+
+
+def test_what_a_test_does_on_the_shared_load_fails_only_that_test():
+    """on_shared_load (visits.py): an error raised on a page's shared load is kept, and raised in the
+    test that asks for that work's result, not in the page's own tests."""
+    from .visits import Visit
+
+    visit = Visit(path="chapters/02_elbo.html", dark=False, status=200, external_urls=[], console_errors=[],
+                  page_errors=[], extras={"predict": AssertionError("ch2-naive-evidence: one question"), "ok": 3})
+    assert visit.extra("ok") == 3
+    with pytest.raises(AssertionError, match="one question"):
+        visit.extra("predict")
+    with pytest.raises(pytest.fail.Exception, match="nothing called 'other' ran on its shared load"):
+        visit.extra("other")

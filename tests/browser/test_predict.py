@@ -4,7 +4,9 @@ With the keyboard alone: Tab into a question, pick with Space and the arrow keys
 block further down says right or wrong as the run decided; before any choice it asks for one, and
 its "show the answer anyway" button (Tab, Enter) shows the answer and reads it out. The choice
 survives a reload. axe-core finds nothing in the prompts' blocks in either theme, before and after
-a choice; each prompt is saved as a PNG, light and dark, for review.
+a choice; each prompt is saved as a PNG, light and dark, for review. The checks after a choice, and
+those of the other chapters' prompts, act on the page's shared load (visits.py, on_shared_load):
+the page's own axe run has seen the prompts before any choice.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import json
 
 import pytest
 
-from .axe import AXE_TAGS, DISABLED_RULES, WAIT_FOR_MATH, describe
+from .axe import AXE_TAGS, DISABLED_RULES, describe
 from .conftest import new_page, screenshot_dir
+from .visits import on_shared_load
 
 PROMPTS = {
     "chapters/02_elbo.html": ["ch2-naive-evidence", "ch2-gaussian-sign"],
@@ -159,46 +162,79 @@ def test_show_the_answer_anyway_with_the_keyboard(opened, path):
     assert page_.console_errors == [] and page_.page_errors == [], page_.console_errors + page_.page_errors
 
 
-@pytest.mark.parametrize("theme", ["light", "dark"])
-@pytest.mark.parametrize("path", PROMPTS)
-def test_axe_finds_nothing_in_the_prompts(opened, axe_source, path, theme):
-    page = opened(path, dark=theme == "dark").page
-    page.evaluate(WAIT_FOR_MATH)
-    page.add_script_tag(content=axe_source)
-    run = {"tags": AXE_TAGS, "disabled": sorted(DISABLED_RULES)}
-    before = page.evaluate(AXE_ON_PROMPTS, run)
-    assert not before, f"{path} ({theme}), before a choice:\n{describe(before)}"
+def _page_params(paths) -> list:
+    """Each page in its xdist group (pages.py), so that these tests share the page's load."""
+    return [pytest.param(path, marks=pytest.mark.xdist_group(f"page:{path}")) for path in paths]
+
+
+def _after_a_choice(opened, path: str, dark: bool) -> dict:
+    """On the shared load: choose the first answer of every prompt, run axe-core on the prompts'
+    blocks, and save each block as a PNG for review."""
+    page = opened.page
+    states = {}
     for prompt in PROMPTS[path]:
         ask, shown = _blocks(page, prompt)
         ask.locator("input[type=radio]").first.check()
-        assert shown.get_attribute("data-state") in ("right", "wrong")
-    after = page.evaluate(AXE_ON_PROMPTS, run)
-    assert not after, f"{path} ({theme}), after a choice:\n{describe(after)}"
-    # for review: each prompt's question and answer, as the reader sees them
+        states[prompt] = shown.get_attribute("data-state")
+    after = page.evaluate(AXE_ON_PROMPTS, {"tags": AXE_TAGS, "disabled": sorted(DISABLED_RULES)})
     page.evaluate("() => document.activeElement && document.activeElement.blur()")
-    stem = path.split("/")[-1].removesuffix(".html")
+    stem, theme = path.split("/")[-1].removesuffix(".html"), "dark" if dark else "light"
     for prompt in PROMPTS[path]:
         for kind in ("ask", "reveal"):
             block = page.locator(f".vaelib-predict-{kind}[data-prompt='{prompt}']")
             block.scroll_into_view_if_needed()
             block.screenshot(path=str(screenshot_dir() / f"predict-{stem}-{prompt}-{kind}-{theme}.png"))
+    return {"states": states, "after": after}
 
 
-@pytest.mark.parametrize("path", MORE_PROMPTS)
-def test_every_prompt_of_the_other_chapters_judges_a_choice(opened, path):
-    page_ = opened(path)
-    page = page_.page
+def _judge_each_prompt(opened, path: str) -> dict:
+    """On the shared load: every prompt of the page, a wrong choice and then the right one."""
+    page = opened.page
+    errors_before = len(opened.console_errors), len(opened.page_errors)  # the load's are checked elsewhere
     found = page.locator(".vaelib-predict-ask").evaluate_all("els => els.map(e => e.dataset.prompt)")
-    assert found == MORE_PROMPTS[path], f"{path}: the page asks {found}"
+    judged = {}
     for prompt in found:
         ask, shown = _blocks(page, prompt)
         answer = _answer(shown)
         keys = ask.locator("input[type=radio]").evaluate_all("els => els.map(e => e.value)")
-        assert answer in keys and shown.get_attribute("data-state") == "waiting"
+        seen = {"answer": answer, "keys": keys, "before": shown.get_attribute("data-state")}
         wrong = next(k for k in keys if k != answer)
         ask.locator(f"input[value='{wrong}']").check()
-        assert shown.get_attribute("data-state") == "wrong", prompt
+        seen["after_wrong"] = shown.get_attribute("data-state")
         ask.locator(f"input[value='{answer}']").check()
-        assert shown.locator(".vaelib-predict-verdict").inner_text() == f"You chose {answer}: right.", prompt
-    assert page_.console_errors == [] and page_.page_errors == [], page_.console_errors + page_.page_errors
+        seen["verdict"] = shown.locator(".vaelib-predict-verdict").inner_text()
+        judged[prompt] = seen
+    errors = opened.console_errors[errors_before[0]:] + opened.page_errors[errors_before[1]:]
+    return {"found": found, "judged": judged, "errors": errors}
 
+
+@on_shared_load("predict")
+def _prompts_on_the_shared_load(opened, path: str, dark: bool):
+    if path in PROMPTS:
+        return _after_a_choice(opened, path, dark)
+    if path in MORE_PROMPTS and not dark:
+        return _judge_each_prompt(opened, path)
+    return None
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize("path", _page_params(PROMPTS))
+def test_axe_finds_nothing_in_the_prompts(visits, path, theme):
+    visit = visits(path, dark=theme == "dark")
+    # before a choice: the page's own axe run, on the whole page, prompts included
+    assert not visit.axe, f"{path} ({theme}), before a choice:\n{describe(visit.axe)}"
+    found = visit.extra("predict")
+    assert set(found["states"]) == set(PROMPTS[path])
+    assert all(state in ("right", "wrong") for state in found["states"].values()), found["states"]
+    assert not found["after"], f"{path} ({theme}), after a choice:\n{describe(found['after'])}"
+
+
+@pytest.mark.parametrize("path", _page_params(MORE_PROMPTS))
+def test_every_prompt_of_the_other_chapters_judges_a_choice(visits, path):
+    found = visits(path).extra("predict")
+    assert found["found"] == MORE_PROMPTS[path], f"{path}: the page asks {found['found']}"
+    for prompt, seen in found["judged"].items():
+        assert seen["answer"] in seen["keys"] and seen["before"] == "waiting", (prompt, seen)
+        assert seen["after_wrong"] == "wrong", (prompt, seen)
+        assert seen["verdict"] == f"You chose {seen['answer']}: right.", (prompt, seen)
+    assert found["errors"] == [], found["errors"]

@@ -4,10 +4,12 @@
 page once, records what the checks need (errors, requests, formulas, images, layout, axe-core's
 WCAG violations, the images' text alternatives, a screenshot, what clicking the folded solutions
 does) and closes it: loading and typesetting a chapter is the slow part of the browser tests.
+Tests that need to act on a page, not only read it, can do so on the same load (``on_shared_load``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,6 +145,33 @@ class Visit:
     axe: list[dict] = field(default_factory=list)
     screenshot: Path | None = None
     solution_clicks: dict = field(default_factory=dict)
+    extras: dict = field(default_factory=dict)  # what each `on_shared_load` function returned
+
+    def extra(self, name: str):
+        """What the `on_shared_load` function ``name`` returned on this load; the error it raised,
+        raised again here, so that it fails the test that asked for it."""
+        if name not in self.extras:
+            pytest.fail(f"{self.path}: nothing called {name!r} ran on its shared load (on_shared_load)")
+        found = self.extras[name]
+        if isinstance(found, BaseException):
+            raise found
+        return found
+
+
+# Work that the tests of other modules do on a page's shared load, after its own checks (and, in
+# the light theme, after the solutions are unfolded): name -> function(opened, path, dark). Each runs
+# once per load; what it returns, or the error it raises, is kept in `Visit.extras`. A page costs
+# 3-9 s to load and typeset: acting on this load saves one for each such test.
+ON_SHARED_LOAD: dict[str, Callable] = {}
+
+
+def on_shared_load(name: str) -> Callable[[Callable], Callable]:
+    """Register ``function(opened, path, dark)`` to run on every shared load (see ON_SHARED_LOAD).
+    It must leave the page's own checks alone: they have run by then."""
+    def register(function: Callable) -> Callable:
+        ON_SHARED_LOAD[name] = function
+        return function
+    return register
 
 
 class ExternalRequestLog:
@@ -234,6 +263,11 @@ def visits(browser, book_server, external_log, axe_source, axe_report):
                 visit.screenshot = opened.screenshot(name)
                 if not dark:  # last, as it unfolds them: a reload for it alone cost 4-7 s a page
                     visit.solution_clicks = click_solutions(opened)
+                for extra, work in ON_SHARED_LOAD.items():
+                    try:
+                        visit.extras[extra] = work(opened, path, dark)
+                    except Exception as error:  # noqa: BLE001 - kept for the test that asks for it
+                        visit.extras[extra] = error
         finally:
             context.close()
         return visit
