@@ -17,10 +17,10 @@ and PASS or FAIL. A claim PASSES only when it holds on **every** seed, not on av
     python bench/claims.py --list
 
 The exit status is 1 when a claim FAILS. It is a benchmark, not part of ``make test``: about
-130,000 MNIST training steps and 12 sprites models, 2,190 CPU-seconds in all. ``--jobs 2 --threads
-1`` from a fresh clone took 40.6 minutes beside other work that left it 0.89 of a core on average
-(on an idle 2-core machine about 20 minutes, estimated from that CPU time), every value equal to
-the committed file's. The ``seconds`` in the file is a sum: ``--update`` adds each partial re-run's
+130,000 MNIST training steps and 12 sprites models, about 2,400 CPU-seconds in all. ``--jobs 2
+--threads 1`` from a fresh clone took 20.8 minutes on an otherwise idle 2-core machine (at 8fc631a),
+every claim passing and every value within one unit of the last printed digit of the committed
+file's. The ``seconds`` in the file is a sum: ``--update`` adds each partial re-run's
 seconds to it. The chapters quote its numbers: when an experiment's settings change in the
 library, re-run the claims that use it.
 """
