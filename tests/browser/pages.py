@@ -44,10 +44,15 @@ def toc_pages() -> list[str]:
     return pages
 
 
+def page_params(pages) -> list:
+    """Each page as a test parameter in the page's xdist group: every test of one page runs on one
+    xdist worker (`make browser`: --dist loadgroup), which loads the page once per theme; the pages
+    are shared out among the workers."""
+    return [pytest.param(page, marks=pytest.mark.xdist_group(f"page:{page}")) for page in pages]
+
+
 PAGES = toc_pages()
-# Every test of one page runs on one xdist worker (`make browser`: --dist loadgroup), which loads
-# the page once per theme; the pages are shared out among the workers.
-PAGE_PARAMS = [pytest.param(page, marks=pytest.mark.xdist_group(f"page:{page}")) for page in PAGES]
+PAGE_PARAMS = page_params(PAGES)
 
 
 def shot_name(path: str) -> str:

@@ -17,6 +17,7 @@ import pytest
 
 from .axe import AXE_TAGS, DISABLED_RULES, describe
 from .conftest import new_page, screenshot_dir
+from .pages import page_params
 from .visits import on_shared_load
 
 PROMPTS = {
@@ -162,11 +163,6 @@ def test_show_the_answer_anyway_with_the_keyboard(opened, path):
     assert page_.console_errors == [] and page_.page_errors == [], page_.console_errors + page_.page_errors
 
 
-def _page_params(paths) -> list:
-    """Each page in its xdist group (pages.py), so that these tests share the page's load."""
-    return [pytest.param(path, marks=pytest.mark.xdist_group(f"page:{path}")) for path in paths]
-
-
 def _after_a_choice(opened, path: str, dark: bool) -> dict:
     """On the shared load: choose the first answer of every prompt, run axe-core on the prompts'
     blocks, and save each block as a PNG for review."""
@@ -218,7 +214,7 @@ def _prompts_on_the_shared_load(opened, path: str, dark: bool):
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
-@pytest.mark.parametrize("path", _page_params(PROMPTS))
+@pytest.mark.parametrize("path", page_params(PROMPTS))
 def test_axe_finds_nothing_in_the_prompts(visits, path, theme):
     visit = visits(path, dark=theme == "dark")
     # before a choice: the page's own axe run, on the whole page, prompts included
@@ -229,7 +225,7 @@ def test_axe_finds_nothing_in_the_prompts(visits, path, theme):
     assert not found["after"], f"{path} ({theme}), after a choice:\n{describe(found['after'])}"
 
 
-@pytest.mark.parametrize("path", _page_params(MORE_PROMPTS))
+@pytest.mark.parametrize("path", page_params(MORE_PROMPTS))
 def test_every_prompt_of_the_other_chapters_judges_a_choice(visits, path):
     found = visits(path).extra("predict")
     assert found["found"] == MORE_PROMPTS[path], f"{path}: the page asks {found['found']}"
