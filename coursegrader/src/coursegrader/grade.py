@@ -37,10 +37,10 @@ import nbformat
 from vaelib.checks.wire import DataError, loads
 
 from .chapter import Chapter, exercise_start, flags, is_check_cell
-from .sandbox import Limits, free_uid, release_uid, run_runner
+from .sandbox import Limits, free_uid, release_uid, remove_tree, run_runner
 from .snapshot import Snapshot
 
-__all__ = ["GradeRow", "grade_submission", "remove_tree", "Setting", "SandboxError"]
+__all__ = ["GradeRow", "grade_submission", "Setting", "SandboxError"]
 
 
 class SandboxError(ValueError):
@@ -209,15 +209,6 @@ def _measured(document: dict, key: str) -> float:
     """A measurement the runner reported; anything but a plausible number reads as 0."""
     value = document.get(key)
     return float(value) if isinstance(value, (int, float)) and 0 <= value < 1e7 else 0.0
-
-
-def remove_tree(path: Path) -> None:
-    """Remove a sandbox's folder, including folders a submission left without write permission."""
-    def unlock(func, target, _exc):
-        os.chmod(os.path.dirname(target), 0o700)
-        func(target)
-
-    shutil.rmtree(path, onerror=unlock)
 
 
 def preflight(setting: Setting) -> None:

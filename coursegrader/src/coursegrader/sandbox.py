@@ -41,7 +41,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Limits", "Run", "find_bwrap", "INSTALL_HINT", "run_runner", "free_uid"]
+__all__ = ["Limits", "Run", "find_bwrap", "INSTALL_HINT", "run_runner", "free_uid", "remove_tree"]
 
 INSTALL_HINT = ("bubblewrap (bwrap) is needed to grade in a sandbox: install it with "
                 "`sudo apt-get install bubblewrap` (Debian/Ubuntu), `sudo dnf install bubblewrap` "
@@ -104,6 +104,15 @@ def find_bwrap() -> tuple[str | None, str]:
                       "namespaces may be disabled (Ubuntu 24.04 restricts them with AppArmor): grade "
                       "as root, or allow them for bwrap; or pass --trusted for code you trust.")
     return path, ""
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a sandbox's folder, including folders a submission left without write permission."""
+    def unlock(func, target, _exc):
+        os.chmod(os.path.dirname(target), 0o700)
+        func(target)
+
+    shutil.rmtree(path, onerror=unlock)
 
 
 def _uids_in_use() -> set[int]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from .sandbox import Limits, free_uid, release_uid, run_runner
+from .sandbox import Limits, free_uid, release_uid, remove_tree, run_runner
 
 __all__ = ["Snapshot", "build_snapshot", "SnapshotError"]
 
@@ -123,8 +123,6 @@ def build_snapshot(stem: str, cells: list[str], cache: Path, *, limits: Limits, 
         log(f"reference run of {stem}: {run.seconds:.0f} s ({cpu:.0f} s of CPU), peak {peak:.0f} MiB")
         return Snapshot(folder, run.seconds, peak, skipped)
     finally:
-        from .grade import remove_tree
-
         remove_tree(tmp)
         release_uid(uid)
 
