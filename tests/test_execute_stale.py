@@ -55,19 +55,51 @@ def test_all_runs_every_chapter_with_the_extra_pytest_arguments(monkeypatch, tmp
     assert execute_stale.main(["--all", *chapters, "--", "--durations=15"]) == 0
     (command, env), = calls
     assert command[command.index("tests.standalone") + 1:][:3] == [
-        str(p) for p in execute_stale.longest_first([Path(c) for c in chapters])]
+        str(p) for p in execute_stale.queue_order([Path(c) for c in chapters])]
     assert command[-4:] == ["--dist", "loadfile", "--no-loadscope-reorder", "--durations=15"]
     assert command[command.index("-n") + 1] == "2"
     assert env["OMP_NUM_THREADS"] == "1"  # two kernels share the two cores
 
 
-def test_the_longest_chapters_go_first_and_unmeasured_ones_before_them(tmp_path):
-    """Two workers take chapters in this order: a long chapter left for the end would run alone."""
+def _finish(queue: list[Path], seconds: dict[str, float], workers: int) -> float:
+    """When the last chapter ends, each worker taking the queue's next chapter as it finishes one."""
+    free = [0.0] * workers
+    for chapter in queue:
+        worker = free.index(min(free))
+        free[worker] += seconds[chapter.stem]
+    return max(free)
+
+
+# Nine chapters whose longest-first queue leaves one worker 30 s alone at the end: the best share
+# of them between two workers ends at 410 s (142 + 134 + 124 + 10 against 120 + 99 + 90 + 88 + 10).
+SECONDS = {"01_a": 88.0, "02_b": 10.0, "03_c": 10.0, "04_d": 134.0, "05_e": 142.0, "06_f": 120.0,
+           "07_g": 90.0, "08_h": 124.0, "09_i": 99.0}
+
+
+def test_the_queue_lets_two_workers_finish_together(tmp_path):
+    times = tmp_path / "ci_time.json"
+    times.write_text(json.dumps({"chapters": SECONDS}))
+    chapters = [Path(f"chapters/{n}.ipynb") for n in SECONDS]
+    longest_first = sorted(chapters, key=lambda p: -SECONDS[p.stem])
+    assert _finish(longest_first, SECONDS, 2) == 440.0
+    queue = execute_stale.queue_order(chapters, 2, times)
+    assert sorted(queue) == chapters and _finish(queue, SECONDS, 2) == 410.0
+    assert {p.stem for p in queue[-2:]} == {"02_b", "03_c"}  # the short ones last, to absorb a late worker
+    # three workers: every share of nine chapters (3 ** 9) is tried too
+    three = execute_stale.queue_order(chapters, 3, times)
+    assert _finish(three, SECONDS, 3) <= _finish(longest_first, SECONDS, 3)
+    assert _finish(three, SECONDS, 3) - sum(SECONDS.values()) / 3 < 10
+    # one worker: longest first (the order does not matter then)
+    assert execute_stale.queue_order(chapters, 1, times) == longest_first
+
+
+def test_unmeasured_chapters_go_first_and_no_measurements_keep_the_order_given(tmp_path):
     times = tmp_path / "ci_time.json"
     times.write_text(json.dumps({"chapters": {"01_a": 90.0, "02_b": 10.0, "03_c": 200.0}}))
     chapters = [Path(f"chapters/{n}.ipynb") for n in ("01_a", "02_b", "03_c", "04_new")]
-    assert [p.stem for p in execute_stale.longest_first(chapters, times)] == ["04_new", "03_c", "01_a", "02_b"]
+    queue = execute_stale.queue_order(chapters, 2, times)
+    assert queue[0].stem == "04_new" and sorted(queue) == chapters
     # no measurements (a file that is missing or not JSON): the order given
-    assert execute_stale.longest_first(chapters, tmp_path / "missing.json") == chapters
+    assert execute_stale.queue_order(chapters, 2, tmp_path / "missing.json") == chapters
     (tmp_path / "bad.json").write_text("{")
-    assert execute_stale.longest_first(chapters, tmp_path / "bad.json") == chapters
+    assert execute_stale.queue_order(chapters, 2, tmp_path / "bad.json") == chapters

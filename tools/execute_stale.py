@@ -18,6 +18,7 @@ after ``--`` go to pytest.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -32,17 +33,40 @@ CACHE = ROOT / "_build" / ".jupyter_cache"
 TIMES = ROOT / "bench" / "results" / "ci_time.json"  # each chapter's seconds in the last measured run
 
 
-def longest_first(chapters: list[Path], times: Path = TIMES) -> list[Path]:
-    """The chapters in order of their last measured run time, longest first (unmeasured ones first).
+def queue_order(chapters: list[Path], workers: int = 2, times: Path = TIMES) -> list[Path]:
+    """The queue the workers take the chapters from, so that the last one finishes soonest.
 
-    Two workers take chapters from this queue as they finish; starting with the long ones keeps
-    one worker from running the longest chapter alone at the end while the other idles.
+    Each worker takes the next chapter in the queue when it finishes one. Running the longest
+    first is not enough: with nine chapters on two workers it can still leave a long chapter to
+    one worker at the end while the other idles for a minute. So every way of sharing the
+    measured chapters out among the workers is tried (two workers and nine chapters: 512 ways),
+    the share whose longest part is shortest wins, and the queue lists the chapters in the order
+    the workers would start them, each worker's part longest first (a short chapter at the end
+    absorbs a worker that runs late). Chapters with no measurement go first (their time is
+    unknown); with too many chapters to try every share, or with no measurements at all, the
+    order is longest first, or the order given.
     """
     try:
         seconds = json.loads(times.read_text()).get("chapters", {})
     except (OSError, ValueError):
         seconds = {}
-    return sorted(chapters, key=lambda p: -seconds.get(p.stem, float("inf")))
+    unmeasured = [p for p in chapters if p.stem not in seconds]
+    measured = sorted((p for p in chapters if p.stem in seconds), key=lambda p: -seconds[p.stem])
+    if workers < 2 or len(measured) <= workers or workers ** len(measured) > 200_000:
+        return unmeasured + measured
+    best = None
+    for share in itertools.product(range(workers), repeat=len(measured)):
+        loads = [0.0] * workers
+        for chapter, worker in zip(measured, share, strict=True):
+            loads[worker] += seconds[chapter.stem]
+        if best is None or max(loads) < best[0]:
+            best = (max(loads), share)
+    starts = []  # (when the worker would start it, the chapter), each part longest first
+    clocks = [0.0] * workers
+    for chapter, worker in zip(measured, best[1], strict=True):
+        starts.append((clocks[worker], -seconds[chapter.stem], chapter))
+        clocks[worker] += seconds[chapter.stem]
+    return unmeasured + [chapter for *_, chapter in sorted(starts, key=lambda s: s[:2])]
 
 
 def stale(chapters: list[Path], cache_path: Path = CACHE) -> list[Path]:
@@ -72,15 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     if not todo:
         print("every chapter has a cached run: nothing to execute")
         return 0
-    todo = longest_first(todo)
     workers = min(args.workers, len(todo))
+    todo = queue_order(todo, workers)
     print(f"executing {len(todo)} chapter(s), {workers} at a time: {', '.join(p.stem for p in todo)}")
     env = dict(os.environ)
     if workers > 1:  # each kernel one thread, so two chapters share the two cores
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     command = [sys.executable, "-m", "tests.standalone", *map(str, todo), "--",
                "--nbval-cell-timeout=900", "-q", "-n", str(workers), "--dist", "loadfile",
-               "--no-loadscope-reorder", *extra]  # keep longest_first's order, not the cell counts
+               "--no-loadscope-reorder", *extra]  # keep queue_order's order, not the cell counts
     return subprocess.call(command, cwd=ROOT, env=env)
 
 
