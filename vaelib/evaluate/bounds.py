@@ -61,7 +61,7 @@ def evaluate_elbo(model, x: torch.Tensor, y: torch.Tensor | None = None, *, batc
 @torch.no_grad()
 def importance_log_likelihood(model, x: torch.Tensor, y: torch.Tensor | None = None, *,
                               samples: int = 1000, batch_size: int = 100,
-                              max_elements: int = 2**24, seed: int | None = 0) -> torch.Tensor:
+                              max_elements: int | None = None, seed: int | None = 0) -> torch.Tensor:
     """Importance-sampled estimate of log p(x) (Burda, Grosse & Salakhutdinov 2016).
 
     log p(x) ~= logsumexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)] - log K, with z_k ~ q(z|x).
@@ -76,7 +76,10 @@ def importance_log_likelihood(model, x: torch.Tensor, y: torch.Tensor | None = N
         samples: K, the number of importance samples per example.
         batch_size: examples encoded together.
         max_elements: bound on decoded pixels held at once (samples x examples x pixels); the K
-            samples are drawn in chunks that respect it.
+            codes are decoded in chunks that respect it. The default is 2**20 on the CPU, where a
+            chunk's tensors then stay in the processor's cache (twice as fast as 2**24 with one
+            thread), and 2**24 on a GPU, which wants large chunks. The estimate does not depend on
+            it: all K codes are drawn at once, before the chunks.
         seed: seeds the sampling so the estimate repeats.
 
     Returns:
@@ -86,6 +89,9 @@ def importance_log_likelihood(model, x: torch.Tensor, y: torch.Tensor | None = N
     _check_labels(x, y)
     model.eval()
     device = next(model.parameters()).device
+    if max_elements is None:
+        max_elements = 2**20 if device.type == "cpu" else 2**24
+    max_elements = positive_int("max_elements", max_elements)
     gen = _generator_for(device, seed)
     pixels = math.prod(x.shape[1:])
     results = []
@@ -94,11 +100,12 @@ def importance_log_likelihood(model, x: torch.Tensor, y: torch.Tensor | None = N
         condition = () if y is None else (y[sl].to(device),)
         b = xb.shape[0]
         mu, logvar = model.encode(xb, *condition)  # (b, D)
+        z_all = model.reparameterize(mu, logvar, samples=samples, generator=gen)  # (K, b, D): small
         chunk = max(1, min(samples, max_elements // max(1, b * pixels)))
         log_w = []
         for start in range(0, samples, chunk):
             k = min(chunk, samples - start)
-            z = model.reparameterize(mu, logvar, samples=k, generator=gen)  # (k, b, D)
+            z = z_all[start:start + k]  # (k, b, D)
             # (k, b, D) -> (k*b, D) -> logits (k*b, C, H, W); each label repeated for its k codes
             logits = model.decode(z.reshape(k * b, -1), *(c.repeat(k) for c in condition))
             x_rep = xb.expand(k, *xb.shape).reshape(k * b, *xb.shape[1:])
