@@ -47,6 +47,19 @@ def _cores_busy(start: tuple[int, int] | None, end: tuple[int, int] | None) -> f
     return round((end[0] - start[0]) / (end[1] - start[1]) * (os.cpu_count() or 1), 2)
 
 
+def cpu_model() -> str:
+    """The processor's name as Linux reports it: the same two cores can be twice as fast on one
+    machine as on another (AVX-512 or not), so a time means little without it."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+                "unknown")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    return f"{name}, {'AVX-512' if 'avx512f' in flags else 'no AVX-512'}"
+
+
 def run_step(step: str, repo: Path, log: Path) -> tuple[float, float | None, str]:
     extra = {"unit": ["PYTEST_ARGS=--durations=10"], "browser": ["PYTEST_ARGS=--durations=5"],
              "notebooks": ["NBVAL_ARGS=--durations=15"]}.get(step, [])
@@ -104,10 +117,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{step}: {seconds:.0f} s, {busy[step]} cores busy", flush=True)
         chapters = chapter_seconds(repo)
     slowest.sort(reverse=True)
-    result = {"clone": args.clone, "cpus": os.cpu_count(), "total_seconds": round(total, 1),
+    result = {"clone": args.clone, "cpus": os.cpu_count(), "cpu": cpu_model(), "total_seconds": round(total, 1),
               "steps": steps, "cores_busy": busy, "chapters": chapters,
               "slowest": [{"seconds": s, "step": step, "test": name} for s, step, name in slowest[:15]]}
     args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"\n{cpu_model()}, {os.cpu_count()} cores")
     print(f"\n| step | seconds | cores busy (of {os.cpu_count()}) |\n|---|---|---|")
     for step, seconds in steps.items():
         print(f"| {step} | {seconds:.0f} | {busy[step]} |")
