@@ -117,11 +117,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{step}: {seconds:.0f} s, {busy[step]} cores busy", flush=True)
         chapters = chapter_seconds(repo)
     slowest.sort(reverse=True)
-    result = {"clone": args.clone, "cpus": os.cpu_count(), "cpu": cpu_model(), "total_seconds": round(total, 1),
+    cpu = cpu_model()
+    result = {"clone": args.clone, "cpus": os.cpu_count(), "cpu": cpu, "total_seconds": round(total, 1),
               "steps": steps, "cores_busy": busy, "chapters": chapters,
               "slowest": [{"seconds": s, "step": step, "test": name} for s, step, name in slowest[:15]]}
     args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"\n{cpu_model()}, {os.cpu_count()} cores")
+    print(f"\n{cpu}, {os.cpu_count()} cores")
     print(f"\n| step | seconds | cores busy (of {os.cpu_count()}) |\n|---|---|---|")
     for step, seconds in steps.items():
         print(f"| {step} | {seconds:.0f} | {busy[step]} |")

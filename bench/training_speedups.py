@@ -104,39 +104,44 @@ def training_variants(build, x, batch_size: int, lr: float, steps: int, rounds: 
     return out
 
 
+def _timed(variants: dict, rounds: int, ratio_key: str) -> dict:
+    """Seconds of each variant (a function returning a tensor; median of the rounds, taken in turn),
+    the first variant's time over its own as ``ratio_key``, and whether it gives the first's values."""
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    values = {}
+    for _ in range(rounds):
+        for name, run in variants.items():
+            start = time.perf_counter()
+            values[name] = run()
+            times[name].append(time.perf_counter() - start)
+    base_name = next(iter(variants))
+    base = statistics.median(times[base_name])
+    return {name: {"seconds": round(statistics.median(t), 3), ratio_key: round(base / statistics.median(t), 3),
+                   "same_values": bool(torch.equal(values[name], values[base_name]))}
+            for name, t in times.items()}
+
+
 def evaluation_modes(model, x, samples: int, rounds: int) -> dict:
     """The importance-sampled log-likelihood under no_grad (vaelib's) and inference_mode."""
     fn = bounds.importance_log_likelihood.__wrapped__  # the function without its no_grad
-    times: dict[str, list[float]] = {"no_grad": [], "inference_mode": []}
-    values = {}
-    for _ in range(rounds):
-        for name, context in (("no_grad", torch.no_grad), ("inference_mode", torch.inference_mode)):
-            start = time.perf_counter()
+
+    def under(context):
+        def run():
             with context():
-                values[name] = fn(model, x, samples=samples, seed=0)
-            times[name].append(time.perf_counter() - start)
-    base = statistics.median(times["no_grad"])
-    return {name: {"seconds": round(statistics.median(t), 3), "ratio_to_no_grad": round(base / statistics.median(t), 3),
-                   "same_values": bool(torch.equal(values[name], values["no_grad"]))}
-            for name, t in times.items()}
+                return fn(model, x, samples=samples, seed=0)
+        return run
+
+    return _timed({"no_grad": under(torch.no_grad), "inference_mode": under(torch.inference_mode)}, rounds,
+                  "ratio_to_no_grad")
 
 
 def chunk_sizes(model, x, samples: int, rounds: int) -> dict:
     """The importance-sampled log-likelihood with the CPU's default chunks and with 64 MB ones."""
-    sizes = {"2**20 pixels (default on the CPU)": 2**20, "2**24 pixels": 2**24}
-    times: dict[str, list[float]] = {name: [] for name in sizes}
-    values = {}
-    for _ in range(rounds):
-        for name, size in sizes.items():
-            start = time.perf_counter()
-            values[name] = bounds.importance_log_likelihood(model, x, samples=samples, seed=0, max_elements=size)
-            times[name].append(time.perf_counter() - start)
-    base_name = next(iter(sizes))
-    base = statistics.median(times[base_name])
-    return {name: {"seconds": round(statistics.median(t), 3),
-                   "ratio_to_default": round(base / statistics.median(t), 3),
-                   "same_values": bool(torch.equal(values[name], values[base_name]))}
-            for name, t in times.items()}
+    def chunks_of(size: int):
+        return lambda: bounds.importance_log_likelihood(model, x, samples=samples, seed=0, max_elements=size)
+
+    return _timed({"2**20 pixels (default on the CPU)": chunks_of(2**20), "2**24 pixels": chunks_of(2**24)},
+                  rounds, "ratio_to_default")
 
 
 def main() -> None:
