@@ -27,6 +27,7 @@ from torch import nn
 
 from . import plots, web_explorer
 from ._validation import index, indices, integer
+from .figures import check_alt
 
 __all__ = ["LatentExplorer", "PlaneExplorer", "ConditionalExplorer", "ClickableImage", "image_png"]
 
@@ -254,7 +255,7 @@ class LatentExplorer(_Explorer):
             values=np.linspace(lo, hi, 9).tolist(),
             title="What each slider does: one row per latent, from left to right"))
         rows = self.dims[:10]
-        self.alt = plots._check_alt(
+        self.alt = check_alt(
             f"What the sliders do, as a figure: {len(rows)} rows, one per latent dimension "
             f"({', '.join(f'z{d + 1}' for d in rows)}), each decoded at 9 values from {lo:g} to {hi:g} "
             "while the rest of the code stays at the starting code; a row whose images barely change "
@@ -340,7 +341,7 @@ class PlaneExplorer(_Explorer):
         ax.set_xlabel(f"$z_{{{dims[0] + 1}}}$")
         ax.set_ylabel(f"$z_{{{dims[1] + 1}}}$")
         self.static_png = _figure_png(fig)
-        self.alt = plots._check_alt(
+        self.alt = check_alt(
             f"A map of the plane of z{dims[0] + 1} and z{dims[1] + 1}: a {grid} by {grid} mosaic of the "
             f"images decoded from codes between {lo:g} and {hi:g} on both axes, the rest of the code "
             "fixed; neighbouring images show how the decoded digit changes across the plane.")
@@ -478,7 +479,7 @@ class ConditionalExplorer(_Explorer):
             lambda z, y: self._decode_cpu(z, y), styles, num_classes=num_classes,
             title="Each row keeps one style code; each column asks for another digit"))
         caption = "The same idea as a figure: each row keeps one style code, each column asks for another digit."
-        self.alt = plots._check_alt(
+        self.alt = check_alt(
             f"A grid of {len(styles)} rows and {num_classes} columns: each row keeps one style code and "
             f"each column asks the decoder for another label, 0 to {num_classes - 1}; along a row the "
             "handwriting should stay the same while the digit changes.")
