@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -74,6 +75,7 @@ def test_a_killed_run_resumes_to_the_same_table_and_feedback_names_the_hints(tmp
         time.sleep(0.2)
     os.killpg(killed.pid, signal.SIGKILL)  # no goodbye: as a crash or a lost terminal
     killed.wait()
+    left = list(Path(tempfile.gettempdir()).glob(f"coursegrader-{killed.pid}-*"))  # its sandboxes' folders
     kept = len(list(rows.glob("*.json")))
     assert 2 <= kept < 5, "the kill came too late to leave work for the resumed run"
     assert len(_table(cut / "grades.csv")) == kept  # the table holds every grade decided so far
@@ -82,6 +84,7 @@ def test_a_killed_run_resumes_to_the_same_table_and_feedback_names_the_hints(tmp
     output = resumed.communicate(timeout=600)[0]
     assert resumed.returncode == 0, output
     assert f"grading {5 - kept} submission(s)" in output and f"{kept} kept from the last run" in output
+    assert not any(p.exists() for p in left), "the next grader removes what a killed one left"
     assert _table(cut / "grades.csv") == _table(whole / "grades.csv")
     by_name = {r["submission"]: r for r in _table(whole / "grades.csv")}
     assert [by_name[f"solved_{i}.ipynb"]["passed"] for i in range(2)] == ["3", "3"]
@@ -103,6 +106,26 @@ def test_a_killed_run_resumes_to_the_same_table_and_feedback_names_the_hints(tmp
     output = again.communicate(timeout=300)[0]
     assert again.returncode == 0 and "grading 1 submission(s)" in output, output
     assert _table(cut / "grades.csv") == _table(whole / "grades.csv")
+
+
+def test_work_folders_of_a_killed_grader_are_removed_and_a_running_ones_kept(tmp_path, monkeypatch):
+    from coursegrader.sandbox import remove_left_behind, work_folder
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = tmp_path / f"coursegrader-{int(gone.stdout)}-submission-x1"
+    (dead / "chapters" / "closed").mkdir(parents=True)
+    (dead / "chapters" / "closed" / "answer.npy").write_bytes(b"0")
+    os.chmod(dead / "chapters" / "closed", 0o500)  # as a submission may leave it
+    mine = work_folder("submission")
+    assert mine.parent == tmp_path and mine.name.startswith(f"coursegrader-{os.getpid()}-submission-")
+    locks = tmp_path / "coursegrader-uids"  # not a work folder
+    locks.mkdir()
+    stray = tmp_path / f"coursegrader-{int(gone.stdout)}-submission-file"  # a file, not a folder
+    stray.write_text("")
+    assert remove_left_behind() == [dead]
+    assert not dead.exists() and mine.is_dir() and locks.is_dir() and stray.is_file()
 
 
 def test_bad_options_get_clear_errors(tmp_path):

@@ -23,7 +23,7 @@ from pathlib import Path
 from .chapter import load_chapter
 from .grade import GradeRow, SandboxError, Setting, file_digest, grade_submission, preflight
 from .report import atomic_write, print_table, write_feedback, write_table
-from .sandbox import Limits, find_bwrap
+from .sandbox import Limits, find_bwrap, remove_left_behind
 from .snapshot import build_snapshot
 
 __all__ = ["grade_folder", "cpu_count"]
@@ -145,6 +145,9 @@ def grade_folder(submissions: Path, reference: Path, *, cell_timeout: int = 300,
     setting = Setting(chapter, limits, bwrap, package_dirs,
                       {bench: "/grade/bench/results"} if bench.is_dir() else {}, threads=threads,
                       drop_uid=drop_uid)
+    left = remove_left_behind()
+    if left:
+        log(f"removed {len(left)} work folder(s) left under {left[0].parent} by a grader that was killed")
     # The sandbox must start before any grade is written. On the fast path the empty sandbox
     # (mostly Python's start-up) runs beside the reference run, and its error wins over the
     # reference run's: a sandbox that cannot start is the grader's fault, not the chapter's.

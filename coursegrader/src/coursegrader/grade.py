@@ -27,7 +27,6 @@ import os
 import secrets
 import shutil
 import stat
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,7 @@ import nbformat
 from vaelib.checks.wire import DataError, loads
 
 from .chapter import Chapter, exercise_start, flags, is_check_cell
-from .sandbox import Limits, free_uid, release_uid, remove_tree, run_runner
+from .sandbox import Limits, free_uid, release_uid, remove_tree, run_runner, work_folder
 from .snapshot import Snapshot
 
 __all__ = ["GradeRow", "grade_submission", "Setting", "SandboxError"]
@@ -219,7 +218,7 @@ def preflight(setting: Setting) -> None:
     Raises:
         SandboxError: with the sandbox's own words.
     """
-    tmp = Path(tempfile.mkdtemp(prefix="coursegrader-preflight-"))
+    tmp = work_folder("preflight")
     sandbox = setting.bwrap is not None
     uid = free_uid() if (sandbox or setting.drop_uid) and os.getuid() == 0 else None
     try:
@@ -275,7 +274,7 @@ def grade_submission(path: Path, setting: Setting) -> GradeRow:
     start = exercise_start(submission.cells) if setting.snapshot is not None else None
     row.path = "fast" if start is not None else "full"
     code = [c for c in submission.cells[start or 0:] if c.cell_type == "code" and not is_check_cell(c)]
-    tmp = Path(tempfile.mkdtemp(prefix="coursegrader-"))
+    tmp = work_folder("submission")
     try:
         _run_and_judge(row, path, [c.source for c in code], setting, tmp)
     finally:

@@ -31,11 +31,13 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import resource
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -106,6 +108,44 @@ def find_bwrap() -> tuple[str | None, str]:
     return path, ""
 
 
+def work_folder(kind: str) -> Path:
+    """A fresh folder under TMPDIR for one sandbox run (``kind``: submission, snapshot, ...).
+    Its name carries this grader's process id, so that a later grader can tell the folder was
+    left by one that was killed before it could remove it (:func:`remove_left_behind`)."""
+    return Path(tempfile.mkdtemp(prefix=f"coursegrader-{os.getpid()}-{kind}-"))
+
+
+_WORK_FOLDER = re.compile(r"coursegrader-(\d+)-[a-z]+-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_left_behind() -> list[Path]:
+    """Remove the work folders of graders that ended without removing them (killed, or the
+    machine lost power): this user's folders under TMPDIR whose grader process is gone. A
+    grader still running, here or beside this one, keeps its folders. Returns what was removed."""
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob("coursegrader-*-*-*"):
+        found = _WORK_FOLDER.match(folder.name)
+        try:
+            if (not found or not folder.is_dir() or folder.is_symlink()
+                    or folder.stat().st_uid != os.geteuid() or _alive(int(found.group(1)))):
+                continue
+            remove_tree(folder)
+        except OSError:  # gone meanwhile, or not ours to remove: leave it
+            continue
+        removed.append(folder)
+    return removed
+
+
 def remove_tree(path: Path) -> None:
     """Remove a sandbox's folder, including folders a submission left without write permission."""
     def unlock(func, target, _exc):
@@ -132,8 +172,6 @@ _uid_lock = threading.Lock()
 
 def _uid_locks() -> Path:
     """The folder of the uids' lock files, shared by every grader on this machine."""
-    import tempfile
-
     folder = Path(tempfile.gettempdir()) / "coursegrader-uids"
     folder.mkdir(mode=0o700, exist_ok=True)
     if folder.stat().st_uid != os.geteuid():

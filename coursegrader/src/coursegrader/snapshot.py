@@ -19,12 +19,11 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from .sandbox import Limits, free_uid, release_uid, remove_tree, run_runner
+from .sandbox import Limits, free_uid, release_uid, remove_tree, run_runner, work_folder
 
 __all__ = ["Snapshot", "build_snapshot", "SnapshotError"]
 
@@ -83,7 +82,7 @@ def build_snapshot(stem: str, cells: list[str], cache: Path, *, limits: Limits, 
         return Snapshot(folder, info["seconds"], info["peak_mb"], info["skipped"])
     log(f"running the reference {stem} up to its exercises once, for the fast path "
         f"({len(cells)} cells; reused by later runs)")
-    tmp = Path(tempfile.mkdtemp(prefix="coursegrader-snapshot-"))
+    tmp = work_folder("snapshot")
     sandbox = bwrap is not None
     uid = free_uid() if (sandbox or drop_uid) and os.getuid() == 0 else None
     try:
