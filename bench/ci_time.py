@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from run_header import cpu_model  # bench/ is on the path when a script here runs
+
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = ("venv", "lint", "unit", "notebooks", "book-from-cache", "browser")
 _DURATION = re.compile(r"^\s*(\d+\.\d+)s (call|setup|teardown)\s+(.+?)\s*$", re.M)
@@ -45,19 +47,6 @@ def _cores_busy(start: tuple[int, int] | None, end: tuple[int, int] | None) -> f
     if start is None or end is None or end[1] == start[1]:
         return None
     return round((end[0] - start[0]) / (end[1] - start[1]) * (os.cpu_count() or 1), 2)
-
-
-def cpu_model() -> str:
-    """The processor's name as Linux reports it: the same two cores can be twice as fast on one
-    machine as on another (AVX-512 or not), so a time means little without it."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown"
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
-                "unknown")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    return f"{name}, {'AVX-512' if 'avx512f' in flags else 'no AVX-512'}"
 
 
 def run_step(step: str, repo: Path, log: Path) -> tuple[float, float | None, str]:

@@ -31,7 +31,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from run_header import cpu_model  # bench/ is on the path when a script here runs
 
 import vaelib
 from vaelib import evaluate, experiments
@@ -636,7 +636,7 @@ def main() -> int:
             seconds = round(seconds + previous.get("seconds", 0.0), 1)
             results = {c.name: results[c.name] for c in CLAIMS if c.name in results}  # the book's order
         failed = [n for n, e in results.items() if e["verdict"] == "FAIL"]
-        report = {"device": str(device), "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+        report = {"device": str(device), "machine": f"{cpu_model()}, {torch.get_num_threads()} threads",
                   "torch": torch.__version__, "seeds": args.seeds, "quick": args.quick, "scale": args.scale,
                   "seconds": seconds,
                   "data": "bundled MNIST subset (4,000 train / 1,000 test); sprites: make_sprites() defaults",
