@@ -52,6 +52,32 @@ def test_rules_below_close_and_thresholds(claims):
         make(claims, "!", 0.0).decide([1.0])
 
 
+def test_rules_on_the_mean_use_the_exact_sign_flip_test(claims):
+    higher, apart = make(claims, ">mean", 0.0), make(claims, "~mean", 0.05)
+    ahead = [0.1, 0.2, -0.01, 0.15, 0.12, 0.3, 0.05, -0.02, 0.11, 0.09]  # 8 of 10 ahead
+    assert claims.sign_flip_p_value(ahead) < 0.05 and higher.decide(ahead) and not apart.decide(ahead)
+    assert claims.sign_flip_p_value([0.3, 0.2, 0.25]) == pytest.approx(0.25)  # 3 seeds: never below 0.25
+    assert not higher.decide([0.3, 0.2, 0.25])  # so three seeds cannot establish an ordering
+    tie = [0.1, -0.12, 0.05, -0.04, 0.02, -0.03, 0.08, -0.07, 0.01, -0.02]
+    assert claims.sign_flip_p_value(tie) > 0.5 and apart.decide(tie) and not higher.decide(tie)
+    assert not apart.decide([d + 0.06 for d in tie])  # a mean of +0.06 is outside ±0.05
+    entry = claims.judge(higher, list(range(10)), [{"a": d, "b": 0.0} for d in ahead])
+    assert entry["verdict"] == "PASS" and entry["kind"] == ">mean"
+    assert entry["paired_difference"]["positive_seeds"] == 8
+    assert entry["paired_difference"]["sign_flip_p"] == pytest.approx(claims.sign_flip_p_value(ahead), abs=1e-4)
+    assert "sign-flip p-value below 0.05" in entry["rule"]
+    assert "sign_flip_p" not in claims.judge(make(claims, ">", 0.0), [0], [{"a": 1, "b": 0}])["paired_difference"]
+
+
+def test_a_claim_runs_on_its_own_seeds_unless_seeds_are_given(claims):
+    own = claims.Claim("chX-own", "00_x", "t", lambda lab, seed: {}, "a", "b", ">mean", 0.0, "", (0, 1, 2, 3))
+    assert claims.seeds_of(own, None) == [0, 1, 2, 3] and claims.seeds_of(own, [5]) == [5]
+    assert claims.seeds_of(make(claims, ">", 0.0), None) == list(claims.DEFAULT_SEEDS)
+    mig = [c for c in claims.CLAIMS if "MIG" in c.unit]
+    assert mig and all(c.seeds == claims.MIG_SEEDS and c.on_the_mean for c in mig)
+    assert len(claims.MIG_SEEDS) >= 6  # the fewest with which the test can reach p < 0.05
+
+
 def test_every_claim_names_a_chapter_that_exists(claims):
     names = [c.name for c in claims.CLAIMS]
     assert len(names) == len(set(names))

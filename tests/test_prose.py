@@ -79,3 +79,14 @@ def test_glue_claim_quotes_the_stored_three_seed_result(shown):
     assert float(str(prose.text("ch4_holes_remain_b_threshold"))) == 0.05
     with pytest.raises(KeyError, match="no claim 'ch4-nothing'"):
         prose.glue_claim("ch4-nothing")
+
+
+def test_glue_claim_of_a_claim_on_the_mean_quotes_its_test(shown):
+    claim = prose.glue_claim("ch6-tcvae-vs-beta-vae")  # judged on the mean over twenty seeds
+    diff = claim["paired_difference"]
+    assert len(claim["seeds"]) == 20 and claim["kind"] == ">mean"
+    assert float(str(prose.text("ch6_tcvae_vs_beta_vae_diff_sign_flip_p"))) == diff["sign_flip_p"]
+    assert int(str(prose.text("ch6_tcvae_vs_beta_vae_diff_positive_seeds"))) == diff["positive_seeds"]
+    assert str(prose.text("ch6_tcvae_vs_beta_vae_diff_p_text")) in (f"p = {diff['sign_flip_p']:.3f}", "p < 0.001")
+    assert str(prose.text("ch6_tcvae_vs_beta_vae_holds")) == (
+        "beyond chance" if diff["sign_flip_p"] < 0.05 else "within chance")

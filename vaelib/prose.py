@@ -89,8 +89,11 @@ def glue_claim(name: str) -> dict:
     glues, under the prefix ``ch4_20d_beats_2d_``: for each of ``a``, ``b`` (the compared
     quantities) and ``diff`` (their paired difference) the ``mean``, ``std``, ``min``, ``max`` and
     one value per seed (``seed0``, ``seed1``, ...), or ``b_threshold`` where the claim compares
-    ``a`` with a fixed number; ``n_seeds``; and ``holds``, the words
-    "on every seed" or "not on every seed".
+    ``a`` with a fixed number; ``n_seeds``; and ``holds``, the words "on every seed" or "not on
+    every seed". A claim about the mean over many seeds (chapter 6's MIG) also glues
+    ``diff_sign_flip_p`` (the exact sign-flip test's p-value), ``diff_p_text`` (the same as the text
+    writes it: "p = 0.023", "p < 0.001") and ``diff_positive_seeds`` (on how many seeds ``a`` was
+    ahead), and its ``holds`` says "beyond chance" or "within chance".
 
     Returns:
         The claim's record, as the benchmark wrote it.
@@ -114,7 +117,15 @@ def glue_claim(name: str) -> dict:
         for seed, value in enumerate(record["per_seed"]):
             _store(prefix + f"{part}_seed{seed}", value)
     _store(prefix + "n_seeds", len(claim["seeds"]))
-    _store(prefix + "holds", "on every seed" if claim["verdict"] == "PASS" else "not on every seed")
+    difference = claim["paired_difference"]
+    if "sign_flip_p" in difference:  # judged on the mean over the seeds
+        _store(prefix + "diff_sign_flip_p", difference["sign_flip_p"])
+        _store(prefix + "diff_positive_seeds", difference["positive_seeds"])
+        p = difference["sign_flip_p"]  # as the text writes it: three decimals would print 0.0003 as 0.000
+        _store(prefix + "diff_p_text", "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}")
+        _store(prefix + "holds", "beyond chance" if difference["sign_flip_p"] < 0.05 else "within chance")
+    else:
+        _store(prefix + "holds", "on every seed" if claim["verdict"] == "PASS" else "not on every seed")
     return claim
 
 
