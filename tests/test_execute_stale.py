@@ -60,6 +60,13 @@ def test_all_runs_every_chapter_with_the_extra_pytest_arguments(monkeypatch, tmp
     assert command[command.index("-n") + 1] == "2"
     assert env["OMP_NUM_THREADS"] == "1"  # two kernels share the two cores
 
+    # One stale chapter alone runs with one thread too: its numbers must not depend on how many ran.
+    calls.clear()
+    monkeypatch.setattr(execute_stale, "stale", lambda chapters: [Path(chapters[0])])
+    assert execute_stale.main([*chapters]) == 0
+    (command, env), = calls
+    assert command[command.index("-n") + 1] == "1" and env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
+
 
 def _finish(queue: list[Path], seconds: dict[str, float], workers: int) -> float:
     """When the last chapter ends, each worker taking the queue's next chapter as it finishes one."""
