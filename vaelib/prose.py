@@ -119,11 +119,12 @@ def glue_claim(name: str) -> dict:
     _store(prefix + "n_seeds", len(claim["seeds"]))
     difference = claim["paired_difference"]
     if "sign_flip_p" in difference:  # judged on the mean over the seeds
-        _store(prefix + "diff_sign_flip_p", difference["sign_flip_p"])
+        p = difference["sign_flip_p"]
+        _store(prefix + "diff_sign_flip_p", p)
         _store(prefix + "diff_positive_seeds", difference["positive_seeds"])
-        p = difference["sign_flip_p"]  # as the text writes it: three decimals would print 0.0003 as 0.000
+        # as the text writes it: three decimals would print 0.0003 as 0.000
         _store(prefix + "diff_p_text", "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}")
-        _store(prefix + "holds", "beyond chance" if difference["sign_flip_p"] < 0.05 else "within chance")
+        _store(prefix + "holds", "beyond chance" if p < 0.05 else "within chance")  # bench/claims.py's SIGNIFICANCE
     else:
         _store(prefix + "holds", "on every seed" if claim["verdict"] == "PASS" else "not on every seed")
     return claim
